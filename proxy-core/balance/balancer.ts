@@ -1,0 +1,23 @@
+// The balancer interface: one method, many small implementations (roundrobin.ts,
+// first.ts, leastconn.ts, source.ts), each in its own file like HAProxy's lb_*.c.
+
+import type { MemberPlan } from '../compile/plan.ts';
+
+/** What a balancer may look at to choose. Reused per request: never retained. */
+export interface PickContext {
+  /** Client address as text (IPv4 dotted, IPv6 compressed), for `balance source`. */
+  src: string;
+  /** A member that just failed for this request; avoid it if another is usable (redispatch). */
+  avoid?: MemberPlan;
+}
+
+export interface Balancer {
+  /**
+   * Choose a usable member that has a free connection slot, or undefined when none can
+   * take the request now. Usable = not disabled, state up or no-check, effective weight > 0;
+   * backup members only when no primary is usable (all of them with `option allbackups`,
+   * else the first). Must not count the pick: the caller does (counters.enter) once it
+   * commits to the member.
+   */
+  pick(ctx: PickContext): MemberPlan | undefined;
+}

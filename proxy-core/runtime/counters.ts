@@ -1,0 +1,181 @@
+// Counters shared between the supervisor (main thread) and the worker threads.
+//
+// One SharedArrayBuffer per config generation, laid out in slots: one slot per frontend,
+// per backend and per server (the plan assigns `slot` numbers at compile time). Two kinds
+// of cells:
+//
+// - gauges (Int32, Atomics): values every thread must see at once — current sessions
+//   (global least-connections and maxconn depend on it), queue lengths, and the health
+//   state of servers, which the supervisor's checker writes and workers read;
+// - totals (Float64, one region per worker): monotonic counters each worker adds to
+//   without atomics (it is the only writer of its region); the supervisor sums regions
+//   when it answers `show stat`. No message crosses threads per request.
+//
+// A replaced worker reuses the region of the worker it replaces, so totals survive it.
+
+/** Gauge cells of a slot (Int32, updated with Atomics). */
+export const G = {
+  /** Current sessions. */
+  scur: 0,
+  /** Highest scur seen. */
+  smax: 1,
+  /** Requests waiting in this server's or backend's queue. */
+  qcur: 2,
+  qmax: 3,
+  /** Server state, one of ServerState; written by the supervisor only. */
+  state: 4,
+  /** Effective weight (health/agent may change it later); written by the supervisor. */
+  weight: 5,
+  /** Consecutive check results towards rise/fall (supervisor only). */
+  health: 6,
+  /** Session rate bookkeeping: sessions started in the current second (supervisor resets). */
+  rateCur: 7,
+  /** Bumped (Atomics.add + Atomics.notify) whenever a slot frees, so queued requests in any thread wake up. */
+  wake: 8,
+} as const;
+export const GAUGES_PER_SLOT = 9;
+
+/** Total cells of a slot (Float64, per worker region). */
+export const T = {
+  /** Cumulative sessions (connections for frontends, server sessions for backends/servers). */
+  stot: 0,
+  bin: 1,
+  bout: 2,
+  /** Denied requests / responses. */
+  dreq: 3,
+  dresp: 4,
+  /** Request errors (frontend): malformed, timeouts before a full head. */
+  ereq: 5,
+  /** Connection errors towards servers. */
+  econ: 6,
+  /** Response errors (server closed, malformed response, timeouts after sending). */
+  eresp: 7,
+  /** Retries and redispatches. */
+  wretr: 8,
+  wredis: 9,
+  /** HTTP responses by class. */
+  hrsp1xx: 10,
+  hrsp2xx: 11,
+  hrsp3xx: 12,
+  hrsp4xx: 13,
+  hrsp5xx: 14,
+  hrspOther: 15,
+  /** HTTP requests (frontend: received; backend/server: sent). */
+  reqTot: 16,
+  /** Times a server was selected by the load balancer. */
+  lbtot: 17,
+  /** Client / server aborts during data transfer. */
+  cliAbrt: 18,
+  srvAbrt: 19,
+  /** Connections reused from a pool (backend/server). */
+  connReuse: 20,
+  /** Failed checks and UP→DOWN transitions (supervisor writes these in its own region). */
+  chkfail: 21,
+  chkdown: 22,
+  /** Intercepted requests (redirects, deny answered locally). */
+  intercepted: 23,
+} as const;
+export const TOTALS_PER_SLOT = 24;
+
+/** Server states as stored in the `state` gauge. */
+export const ServerState = {
+  /** Running and no check configured (HAProxy prints "no check"). */
+  noCheck: 0,
+  up: 1,
+  down: 2,
+  /** `disabled` in the config (HAProxy "MAINT"). */
+  maint: 3,
+  /** Weight 0 (HAProxy "DRAIN"). */
+  drain: 4,
+} as const;
+export type ServerStateValue = (typeof ServerState)[keyof typeof ServerState];
+
+export interface CounterLayout {
+  slots: number;
+  /** Worker regions for totals, plus one for the supervisor (checks). */
+  regions: number;
+}
+
+/** Allocate the buffer for `slots` slots and `workers` worker regions (+1 for the supervisor). */
+export function allocateCounters(slots: number, workers: number): SharedArrayBuffer {
+  const regions = workers + 1;
+  const bytes = 8 * slots * TOTALS_PER_SLOT * regions + 4 * slots * GAUGES_PER_SLOT;
+  return new SharedArrayBuffer(bytes);
+}
+
+/**
+ * A thread's view of the counters. `region` is this thread's totals region: worker i uses
+ * region i, the supervisor uses region `regions - 1`.
+ */
+export class Counters {
+  readonly buffer: SharedArrayBuffer;
+  readonly slots: number;
+  readonly regions: number;
+  readonly gauges: Int32Array;
+  /** Totals of every region, for summing. */
+  readonly allTotals: Float64Array;
+  /** Totals of this thread's region: index `slot * TOTALS_PER_SLOT + T.x`. */
+  readonly totals: Float64Array;
+
+  constructor(buffer: SharedArrayBuffer, slots: number, region: number) {
+    this.buffer = buffer;
+    this.slots = slots;
+    const totalsBytes = buffer.byteLength - 4 * slots * GAUGES_PER_SLOT;
+    this.regions = totalsBytes / (8 * slots * TOTALS_PER_SLOT);
+    if (!Number.isInteger(this.regions) || region < 0 || region >= this.regions) {
+      throw new RangeError(`counter region ${region} outside 0..${this.regions - 1}`);
+    }
+    this.allTotals = new Float64Array(buffer, 0, slots * TOTALS_PER_SLOT * this.regions);
+    this.totals = new Float64Array(buffer, 8 * slots * TOTALS_PER_SLOT * region, slots * TOTALS_PER_SLOT);
+    this.gauges = new Int32Array(buffer, totalsBytes, slots * GAUGES_PER_SLOT);
+  }
+
+  /** Add to a total of this thread's region. */
+  add(slot: number, cell: number, n = 1): void {
+    this.totals[slot * TOTALS_PER_SLOT + cell]! += n;
+  }
+
+  /** Sum of a total over every region (supervisor side, for stats). */
+  sum(slot: number, cell: number): number {
+    const stride = this.slots * TOTALS_PER_SLOT;
+    let s = 0;
+    for (let r = 0, i = slot * TOTALS_PER_SLOT + cell; r < this.regions; r++, i += stride) {
+      s += this.allTotals[i]!;
+    }
+    return s;
+  }
+
+  gauge(slot: number, cell: number): number {
+    return Atomics.load(this.gauges, slot * GAUGES_PER_SLOT + cell);
+  }
+
+  setGauge(slot: number, cell: number, v: number): void {
+    Atomics.store(this.gauges, slot * GAUGES_PER_SLOT + cell, v);
+  }
+
+  /** Count a session in (scur+1, smax, stot+1, rate); returns the new scur. */
+  enter(slot: number): number {
+    const base = slot * GAUGES_PER_SLOT;
+    const cur = Atomics.add(this.gauges, base + G.scur, 1) + 1;
+    if (cur > Atomics.load(this.gauges, base + G.smax)) Atomics.store(this.gauges, base + G.smax, cur);
+    Atomics.add(this.gauges, base + G.rateCur, 1);
+    this.totals[slot * TOTALS_PER_SLOT + T.stot]! += 1;
+    return cur;
+  }
+
+  /** Count a session out (scur-1). */
+  leave(slot: number): void {
+    Atomics.sub(this.gauges, slot * GAUGES_PER_SLOT + G.scur, 1);
+  }
+
+  /** Count a request into a queue (qcur+1, qmax). */
+  enqueue(slot: number): void {
+    const base = slot * GAUGES_PER_SLOT;
+    const cur = Atomics.add(this.gauges, base + G.qcur, 1) + 1;
+    if (cur > Atomics.load(this.gauges, base + G.qmax)) Atomics.store(this.gauges, base + G.qmax, cur);
+  }
+
+  dequeue(slot: number): void {
+    Atomics.sub(this.gauges, slot * GAUGES_PER_SLOT + G.qcur, 1);
+  }
+}
