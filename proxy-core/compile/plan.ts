@@ -96,6 +96,7 @@ export interface Plan {
   frontends: FrontendPlan[];
   backends: BackendPlan[];
   backendsByName: Map<string, BackendPlan>;
+  frontendsByName: Map<string, FrontendPlan>;
   /** Global maxconn (0 = unlimited) and the slot that counts process-wide sessions. */
   maxconn: number;
   globalSlot: number;
