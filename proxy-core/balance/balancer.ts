@@ -9,6 +9,8 @@ export interface PickContext {
   src: string;
   /** A member that just failed for this request; avoid it if another is usable (redispatch). */
   avoid?: MemberPlan;
+  /** Port the client connected to: the port used for a member written without one. */
+  dstPort?: number;
 }
 
 export interface Balancer {
@@ -20,4 +22,9 @@ export interface Balancer {
    * commits to the member.
    */
   pick(ctx: PickContext): MemberPlan | undefined;
+  /**
+   * True when the choice depends on the request (hash algorithms): a queue must offer a
+   * freed slot to every waiter, not only to the oldest one, since they want different members.
+   */
+  readonly perRequest?: boolean;
 }

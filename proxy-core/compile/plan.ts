@@ -37,6 +37,8 @@ export interface MemberPlan {
   slot: number;
   /** Position in backend.members. */
   index: number;
+  /** HAProxy's server id (`id` keyword, else its position, 1-based): `balance first` order. */
+  id: number;
   backend: BackendPlan;
   host: string;
   /** Undefined: same port the client connected to (tcp mode only). */
@@ -66,7 +68,8 @@ export interface BackendPlan {
   retries: number;
   redispatch: boolean;
   allbackups: boolean;
-  /** 0 when unset. */
+  /** `fullconn`, else HAProxy's default: 10% of the summed maxconn of the frontends routing
+   *  here (default_backend / use_backend); 0 when those are unlimited. */
   fullconn: number;
   timeouts: BackendTimeouts;
   httpReuse: 'never' | 'safe' | 'aggressive' | 'always';

@@ -27,6 +27,11 @@ export interface ProxyConfig {
   userlists: { name: string; where: Where }[];
   /** Accepted but not acted upon, or limited: each is printed once at start. */
   warnings: ConfigMessage[];
+  /**
+   * This process's peer name (`-L`, else global `localpeer`, else the host name), set by
+   * loadConfig(); the matching entry of a `peers` section has `local: true`.
+   */
+  localPeer?: string;
 }
 
 export interface ConfigMessage {
@@ -58,6 +63,14 @@ export interface GlobalSettings {
   cpuMap: string[];
   /** `ssl-default-bind-*` / `ssl-default-server-*` options, raw words by keyword. */
   sslDefaults: Record<string, string[]>;
+  /** `stats timeout`: idle timeout of stats socket sessions, ms. */
+  statsTimeout?: number;
+  /** `hard-stop-after`: longest a soft stop may wait for connections to end, ms. */
+  hardStopAfter?: number;
+  /** `localpeer <name>`: the local peer name when no `-L` is given. */
+  localPeer?: string;
+  /** `chroot <dir>`: accepted, not applied (a warning says so). */
+  chroot?: string;
   where: Where;
 }
 
@@ -83,7 +96,8 @@ export interface LogTarget {
 
 export interface PeersSection {
   name: string;
-  peers: { name: string; address: string; port: number; where: Where }[];
+  /** `local` marks the entry naming this process (see ProxyConfig.localPeer). */
+  peers: { name: string; address: string; port: number; local?: boolean; where: Where }[];
   where: Where;
 }
 
@@ -183,6 +197,7 @@ export type MatchMethod =
   | 'int'
   | 'ip'
   | 'bool'
+  | 'bin'
   | 'found';
 
 export interface Acl {
@@ -370,7 +385,8 @@ export interface StickRule {
 
 export interface CookiePersistence {
   name: string;
-  mode: 'insert' | 'rewrite' | 'prefix';
+  /** 'passive' when none of insert/rewrite/prefix is given: the server sets the cookie itself. */
+  mode: 'insert' | 'rewrite' | 'prefix' | 'passive';
   indirect: boolean;
   nocache: boolean;
   postonly: boolean;
@@ -404,8 +420,14 @@ export interface ServerCheck {
   port?: number;
   /** `check-ssl`. */
   ssl: boolean;
-  /** `verify none|required` written after `check-ssl` applies to the check too (HAProxy shares it). */
+  /** `check-alpn`. */
   alpn?: string[];
+  /**
+   * With `check-ssl`: the TLS settings the check uses. HAProxy shares the server's TLS
+   * keywords (`verify`, `ca-file`, `crt`, ...) between traffic and checks, so these are the
+   * server line's own, whether or not the line also has `ssl`.
+   */
+  tls?: ServerSsl;
   /** `agent-check` and friends are not supported; kept for the error message. */
 }
 
@@ -456,6 +478,8 @@ export interface Backend {
   fullconn?: number;
   /** `http-reuse never|safe|aggressive|always`. */
   httpReuse?: 'never' | 'safe' | 'aggressive' | 'always';
+  /** `hash-type <method> [<function>] [<modifier>]`, for the hashing balance algorithms. */
+  hashType?: { method: 'map-based' | 'consistent'; function?: string; modifier?: string };
   acls: Acl[];
   httpRequest: HttpRequestRule[];
   httpResponse: HttpResponseRule[];

@@ -1,0 +1,65 @@
+// The two engines under test, started on the same haproxy.cfg text (templates/haproxy.cfg);
+// only the bind ports and the stats socket path differ between them.
+
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { render } from './members.ts';
+import { freePort, sleep, startProcess, statusKb, threadCount, waitForPort, type Proc } from './procs.ts';
+
+export type EngineName = 'haproxy' | 'proxy-core';
+export const ENGINES: readonly EngineName[] = ['haproxy', 'proxy-core'];
+
+export interface Engine {
+  name: EngineName;
+  proc: Proc;
+  httpPort: number;
+  tcpPort: number;
+  configPath: string;
+  /** VmRSS (kB) of the started, not yet loaded instance. */
+  idleRssKb: number;
+  threads: number;
+}
+
+export interface EngineOptions {
+  dir: string;
+  memberPorts: [number, number];
+  nbthread: number;
+  haproxy: string;
+  haproxyArgs: string[];
+  /** Extra Node options for proxy-core (e.g. --cpu-prof). */
+  nodeArgs: string[];
+  cpus: string | undefined;
+}
+
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+
+export function renderConfig(o: { statsSocket: string; nbthread: number; httpPort: number; tcpPort: number; memberPorts: [number, number] }): string {
+  return render(readFileSync(new URL('./templates/haproxy.cfg', import.meta.url), 'utf8'), {
+    statsSocket: o.statsSocket,
+    nbthread: o.nbthread,
+    httpPort: o.httpPort,
+    tcpPort: o.tcpPort,
+    member1: o.memberPorts[0],
+    member2: o.memberPorts[1],
+  });
+}
+
+/** Write the config, check it with the engine's `-c`, start it in the foreground, wait until both binds accept. */
+export async function startEngine(name: EngineName, o: EngineOptions): Promise<Engine> {
+  const httpPort = await freePort();
+  const tcpPort = await freePort();
+  const configPath = join(o.dir, `${name}.cfg`);
+  writeFileSync(
+    configPath,
+    renderConfig({ statsSocket: join(o.dir, `${name}.sock`), nbthread: o.nbthread, httpPort, tcpPort, memberPorts: o.memberPorts }),
+  );
+  // proxy-core runs on the Node that runs the bench (Node 24 via npm), from this checkout.
+  const [cmd, prefix] = name === 'haproxy' ? [o.haproxy, o.haproxyArgs] : [process.execPath, [...o.nodeArgs, join(REPO, 'bin', 'proxy-core.js')]];
+  const proc = startProcess(name, cmd, [...prefix, '-f', configPath], { cpus: o.cpus, cwd: o.dir });
+  await waitForPort(httpPort, proc);
+  await waitForPort(tcpPort, proc);
+  // Let start-up work (JIT of the start path, worker spawn, first GC) settle before the idle reading.
+  await sleep(1000);
+  return { name, proc, httpPort, tcpPort, configPath, idleRssKb: statusKb(proc.pid, 'VmRSS'), threads: threadCount(proc.pid) };
+}

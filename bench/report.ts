@@ -1,0 +1,102 @@
+// The comparison table: absolute figures of both engines, the ratio proxy-core / HAProxy and
+// the targets the project set for proxy-core.
+
+import type { EngineName } from './engines.ts';
+
+export type Metric = 'requestsPerS' | 'p50Ms' | 'p99Ms' | 'cpuMsPer10k' | 'mibPerS' | 'memberConnsPer10k' | 'errors';
+
+export const METRIC_LABEL: Record<Metric, string> = {
+  requestsPerS: 'req/s',
+  p50Ms: 'p50 ms',
+  p99Ms: 'p99 ms',
+  cpuMsPer10k: 'CPU ms / 10k req',
+  mibPerS: 'MiB/s',
+  memberConnsPer10k: 'member conns / 10k req',
+  errors: 'errors (sock+non-2xx)',
+};
+
+/** A target on the ratio proxy-core / HAProxy of one metric. */
+export interface RatioTarget {
+  metric: Metric;
+  op: '<=' | '>=';
+  ratio: number;
+}
+
+export interface Row {
+  scenario: string;
+  metric: string;
+  haproxy: number | undefined;
+  proxyCore: number | undefined;
+  ratio: number | undefined;
+  target: string;
+  /** undefined: no target, or a figure is missing. */
+  met: boolean | undefined;
+}
+
+/** Idle RSS target, absolute (MiB). */
+export const IDLE_RSS_MAX_MIB = 64;
+
+export function ratioRow(scenario: string, metric: Metric, figures: Partial<Record<EngineName, number>>, target: RatioTarget | undefined): Row {
+  const h = figures.haproxy;
+  const p = figures['proxy-core'];
+  const ratio = h !== undefined && p !== undefined && h > 0 ? p / h : undefined;
+  let met: boolean | undefined;
+  if (target && ratio !== undefined) met = target.op === '<=' ? ratio <= target.ratio : ratio >= target.ratio;
+  return {
+    scenario,
+    metric: METRIC_LABEL[metric],
+    haproxy: h,
+    proxyCore: p,
+    ratio,
+    target: target ? `${target.op === '<=' ? '≤' : '≥'} ${target.ratio}×` : '',
+    met,
+  };
+}
+
+export function idleRssRow(figures: Partial<Record<EngineName, number>>): Row {
+  const p = figures['proxy-core'];
+  const h = figures.haproxy;
+  return {
+    scenario: 'idle instance',
+    metric: 'RSS MiB',
+    haproxy: h,
+    proxyCore: p,
+    ratio: h !== undefined && p !== undefined && h > 0 ? p / h : undefined,
+    target: `≤ ${IDLE_RSS_MAX_MIB} MiB`,
+    met: p === undefined ? undefined : p <= IDLE_RSS_MAX_MIB,
+  };
+}
+
+function fmt(n: number | undefined): string {
+  if (n === undefined) return '-';
+  if (Number.isInteger(n) || Math.abs(n) >= 1000) return Math.round(n).toLocaleString('en-US');
+  if (Math.abs(n) >= 100) return n.toFixed(0);
+  if (Math.abs(n) >= 10) return n.toFixed(1);
+  return n.toFixed(2);
+}
+
+/** Fixed-width text table. */
+export function formatTable(rows: Row[]): string {
+  const head = ['scenario', 'metric', 'HAProxy', 'proxy-core', 'ratio', 'target', 'met'];
+  const body = rows.map((r) => [
+    r.scenario,
+    r.metric,
+    fmt(r.haproxy),
+    fmt(r.proxyCore),
+    r.ratio === undefined ? '-' : r.ratio.toFixed(2),
+    r.target,
+    r.met === undefined ? '' : r.met ? 'yes' : 'NO',
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const right = new Set([2, 3, 4]);
+  const line = (cells: string[]) => cells.map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const out = [line(head), widths.map((w) => '-'.repeat(w)).join('  ')];
+  let last = '';
+  for (let i = 0; i < body.length; i++) {
+    const cells = [...body[i]!];
+    if (cells[0] === last) cells[0] = '';
+    else last = cells[0]!;
+    out.push(line(cells));
+  }
+  return out.join('\n');
+}

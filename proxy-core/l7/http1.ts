@@ -1,0 +1,1423 @@
+// Mode http: one client connection speaking HTTP/1.x, proxied request by request to members.
+//
+//   idle ─ head ─ rules ─ session (pick/queue/connect or pooled) ─ exchange ─┬─ idle (keep-alive)
+//     ▲                                                                       ├─ tunnel (101, CONNECT 2xx)
+//     └────────────────────── pipelined requests, in order ◀─────────────────┴─ close
+//
+// One H1Conn per client connection, plain fields, no closure rebuilt per request. The
+// request head is parsed once (http1-parser.ts) from the Buffer it arrived in, the rules
+// (rules.ts) decide, the rewritten head is written with the body bytes already here in one
+// write, then the body streams as bytes while its framing is tracked (Content-Length count
+// or chunked tracker). The response head is parsed the same way; when nothing needs to
+// change it is forwarded as the member sent it, in the same write as the body bytes that
+// came with it. Member connections come from openSession() and go back to the worker's pool
+// (pool.ts) once an exchange ends cleanly.
+//
+// Statuses, as HAProxy: malformed request 400 (413/422 for HAProxy's special cases), head
+// not complete in `timeout http-request` 408, deny 403 (or deny_status), no usable member or
+// queue timeout or connect failure after retries 503, no response head within `timeout
+// server` 504, member closed/reset/invalid before a complete head 502. A keep-alive
+// connection idle past `timeout http-keep-alive` closes silently.
+//
+// Timeouts: no timer per socket. The connection registers with the ticker (pool.ts) and
+// compares plain deadline fields, bumped on activity, when it is called.
+
+import type net from 'node:net';
+import type { BackendPlan, FrontendPlan, MemberPlan, Plan } from '../compile/plan.ts';
+import { endSession, openSession, type SessionResult } from '../balance/session.ts';
+import type { PickContext } from '../balance/balancer.ts';
+import { T, type Counters } from '../runtime/counters.ts';
+import type { WorkerEnv } from '../runtime/env.ts';
+import { errorResponse } from './errors.ts';
+import {
+  ChunkedTracker,
+  DEFAULT_MAX_HEADERS,
+  findHeadEnd,
+  headScanResume,
+  HK,
+  NEED_MORE,
+  skipLeadingEmptyLines,
+} from './http1-parser.ts';
+import { Txn } from './message.ts';
+import {
+  MODE_CLOSE,
+  MODE_KEEP_ALIVE,
+  V_CONTINUE,
+  V_DENY,
+  V_REDIRECT,
+  V_REJECT,
+  applyForwardFor,
+  backendRulesApply,
+  evaluateFrontend,
+  redirectResponse,
+  runRules,
+  type BackendHttp,
+  type FrontendHttp,
+  type RedirectPlan,
+} from './rules.ts';
+import {
+  memberKey,
+  now,
+  release,
+  takeIdle,
+  upstreamOf,
+  unwatch,
+  watch,
+  type Upstream,
+  type UpstreamOwner,
+} from './pool.ts';
+
+/** Serve one accepted mode-http client connection on frontend `fe`. */
+export function serveHttp1(client: net.Socket, fe: FrontendPlan, env: WorkerEnv): void {
+  const plan = env.plan;
+  // After a reload the worker may hand a frontend of the previous plan: use this plan's.
+  const current = plan.frontendsByName.get(fe.name) ?? fe;
+  if (current.http === undefined) {
+    client.destroy();
+    return;
+  }
+  const c = new H1Conn(client, current, plan, env);
+  c.begin();
+}
+
+// Connection phases.
+const P_IDLE = 0; // waiting for a request's first byte
+const P_HEAD = 1; // part of a head received
+const P_SESSION = 2; // head accepted, waiting for openSession
+const P_EXCHANGE = 3; // member connected: request body and/or response flowing
+const P_TUNNEL = 4; // after 101 / CONNECT 2xx: raw bytes both ways
+const P_CLOSING = 5; // last response written, waiting for the client to go (lingering close)
+const P_CLOSED = 6;
+
+// Body framings.
+const B_NONE = 0;
+const B_LENGTH = 1;
+const B_CHUNKED = 2;
+const B_UNTIL_CLOSE = 3;
+
+// Response states.
+const R_HEAD = 0;
+const R_BODY = 1;
+const R_DONE = 2;
+
+// Why the client socket is paused (bits).
+const PAUSE_UPSTREAM = 1; // member not draining request bytes
+const PAUSE_BUFFER = 2; // too much pipelined / pending input while busy
+
+/** Kinds of headers never forwarded as is: Connection and Keep-Alive (hop-by-hop). */
+const HOP_KINDS = (1 << HK.connection) | (1 << HK.keepAlive) | (1 << HK.proxyConnection);
+const CL_KIND = 1 << HK.contentLength;
+
+/** Buffered-but-unprocessed client bytes beyond which reading pauses. */
+const INPUT_HIGH_WATER = 64 * 1024;
+/** Body bytes held while connecting beyond which reading pauses. */
+const PENDING_HIGH_WATER = 64 * 1024;
+/** Body bytes copied into the same write as the head at most. */
+const COALESCE_MAX = 16 * 1024;
+/** How long a closing connection may linger for the client to read our last response. */
+const LINGER_MS = 2000;
+
+const CONN_CLOSE = 'connection: close\r\n';
+const CONN_KEEP_ALIVE = 'connection: keep-alive\r\n';
+
+interface Limits {
+  /** Largest head accepted: tune.bufsize - tune.maxrewrite (HAProxy: 16384 - 1024). */
+  maxHead: number;
+  maxHeaders: number;
+}
+
+const limitsByPlan = new WeakMap<Plan, Limits>();
+
+function limitsOf(plan: Plan): Limits {
+  let l = limitsByPlan.get(plan);
+  if (!l) {
+    const tune = plan.config.global?.tune ?? {};
+    const bufsize = Number(tune['tune.bufsize'] ?? 16384) || 16384;
+    let maxrewrite = Number(tune['tune.maxrewrite'] ?? 1024);
+    if (!(maxrewrite >= 0) || maxrewrite >= bufsize / 2) maxrewrite = Math.floor(bufsize / 2);
+    const maxHeaders = Number(tune['tune.http.maxhdr'] ?? DEFAULT_MAX_HEADERS) || DEFAULT_MAX_HEADERS;
+    l = { maxHead: bufsize - maxrewrite, maxHeaders };
+    limitsByPlan.set(plan, l);
+  }
+  return l;
+}
+
+function statusCell(status: number): number {
+  if (status < 100) return T.hrspOther;
+  if (status < 200) return T.hrsp1xx;
+  if (status < 300) return T.hrsp2xx;
+  if (status < 400) return T.hrsp3xx;
+  if (status < 500) return T.hrsp4xx;
+  if (status < 600) return T.hrsp5xx;
+  return T.hrspOther;
+}
+
+function isIdempotent(method: string): boolean {
+  return method === 'GET' || method === 'HEAD' || method === 'OPTIONS' || method === 'TRACE' || method === 'PUT' || method === 'DELETE';
+}
+
+function v4(addr: string | undefined): string {
+  if (!addr) return '';
+  return addr.startsWith('::ffff:') && addr.indexOf('.') > 0 ? addr.slice(7) : addr;
+}
+
+/** One client connection. */
+class H1Conn implements UpstreamOwner {
+  readonly client: net.Socket;
+  readonly env: WorkerEnv;
+  plan: Plan;
+  fe: FrontendPlan;
+  feHttp: FrontendHttp;
+  /** Counters of the current plan (requests), and those the connection entered (scur). */
+  counters: Counters;
+  private readonly entered: Counters;
+  private readonly enteredFe: number;
+  private readonly enteredGlobal: number;
+  private untrack: (() => void) | undefined = undefined;
+  private limits: Limits;
+
+  readonly txn: Txn;
+  private readonly route: { backend: BackendPlan | undefined } = { backend: undefined };
+  private readonly pick: PickContext;
+  private readonly idleFn: (m: MemberPlan) => net.Socket | undefined;
+  private readonly sessionFn: (r: SessionResult) => void;
+
+  phase = P_IDLE;
+  /** Requests started on this connection. */
+  requests = 0;
+  /** Client bytes not processed yet, from inOff. */
+  private inBuf: Buffer | undefined = undefined;
+  private inOff = 0;
+  /** The head at inOff came in pieces: findHeadEnd resumes at scanFrom. */
+  private scanning = false;
+  private scanFrom = 0;
+  private paused = 0;
+  private parsing = false;
+  private clientEnded = false;
+  /** Close the client connection once the current response is written. */
+  private closeAfter = false;
+
+  // deadlines (ms since epoch, 0 = none)
+  private idleDeadline = 0;
+  private headDeadline = 0;
+  private clientDeadline = 0;
+  private serverDeadline = 0;
+  private lingerDeadline = 0;
+  /** Client not draining what we write. */
+  private clientBlocked = false;
+  /** Member reading paused because the client does not drain. */
+  private upPaused = false;
+
+  // ---- current exchange
+  be: BackendPlan | undefined = undefined;
+  beHttp: BackendHttp | undefined = undefined;
+  member: MemberPlan | undefined = undefined;
+  up: Upstream | undefined = undefined;
+  /** Counters openSession used (endSession must get the same). */
+  private sessCounters: Counters | undefined = undefined;
+  private sessionOpen = false;
+  private reused = false;
+  /** Only fresh connections on the next openSession (a reused one failed). */
+  private forceFresh = false;
+  /** Member connection kept for this client only (http-reuse never). */
+  private privateUp: Upstream | undefined = undefined;
+
+  private reqBody = B_NONE;
+  private reqRemaining = 0;
+  private readonly reqChunks = new ChunkedTracker();
+  private reqDone = true;
+  /** Body bytes received before the member connection was there. */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  /** What was written to the member when it can be written again (request complete in it). */
+  private replay: Buffer | undefined = undefined;
+  private retried = false;
+  /** The request was counted on its backend and server. */
+  private reqCounted = false;
+  private isHead = false;
+  private isConnect = false;
+  private wantsUpgrade = false;
+  /** Client speaks HTTP/1.0 and asked for keep-alive: say so in responses. */
+  private client10KeepAlive = false;
+  /** The member connection closes after this request (close modes, client closing). */
+  private serverClose = false;
+
+  private resState = R_HEAD;
+  private resBody = B_NONE;
+  private resRemaining = 0;
+  private readonly resChunks = new ChunkedTracker();
+  private resBuf: Buffer | undefined = undefined;
+  private resOff = 0;
+  private resScan = 0;
+  private resScanning = false;
+  /** Any byte from the member for this request; any byte of a response sent to the client. */
+  private gotResponseBytes = false;
+  private responseStarted = false;
+  /** The member connection may serve another request after this response. */
+  private upKeep = true;
+  private status = 0;
+  /** Bytes of this exchange, added to backend and server totals at its end. */
+  private exBin = 0;
+  private exBout = 0;
+  private tunnelClientEnded = false;
+  private tunnelServerEnded = false;
+
+  constructor(client: net.Socket, fe: FrontendPlan, plan: Plan, env: WorkerEnv) {
+    this.client = client;
+    this.env = env;
+    this.plan = plan;
+    this.fe = fe;
+    this.feHttp = fe.http as FrontendHttp;
+    this.counters = plan.counters;
+    this.entered = plan.counters;
+    this.enteredFe = fe.slot;
+    this.enteredGlobal = plan.globalSlot;
+    this.limits = limitsOf(plan);
+    this.txn = new Txn(this.limits.maxHeaders);
+    this.txn.setAddresses(v4(client.remoteAddress), client.remotePort ?? 0, v4(client.localAddress), client.localPort ?? 0);
+    this.txn.frontendName = fe.name;
+    this.pick = { src: this.txn.src, dstPort: this.txn.dstPort };
+    this.idleFn = (m) => this.idleFor(m);
+    this.sessionFn = (r) => this.onSession(r);
+  }
+
+  begin(): void {
+    const c = this.client;
+    this.entered.enter(this.enteredGlobal);
+    this.entered.enter(this.enteredFe);
+    this.untrack = this.env.track(c, () => this.onDrainSignal());
+    c.allowHalfOpen = true;
+    c.setNoDelay(true);
+    c.on('data', (chunk: Buffer) => this.onClientData(chunk));
+    c.on('end', () => this.onClientEnd());
+    c.on('drain', () => this.onClientDrain());
+    c.on('error', () => {});
+    c.on('close', () => this.onClientClose());
+    watch(this);
+    const t = this.fe.timeouts.httpRequest;
+    this.idleDeadline = t > 0 ? now() + t : 0;
+    if (this.env.stopping) this.closeAfter = true;
+  }
+
+  // ------------------------------------------------------------------- client input
+
+  private onClientData(chunk: Buffer): void {
+    this.counters.add(this.fe.slot, T.bin, chunk.length);
+    switch (this.phase) {
+      case P_IDLE:
+      case P_HEAD:
+        this.append(chunk);
+        this.parseLoop();
+        return;
+      case P_SESSION:
+      case P_EXCHANGE:
+        if (!this.reqDone) {
+          this.clientDeadline = this.fe.timeouts.client > 0 ? now() + this.fe.timeouts.client : 0;
+          this.feedBody(chunk, 0);
+        } else {
+          this.append(chunk);
+          if (this.inBuf!.length - this.inOff > INPUT_HIGH_WATER) this.pauseClient(PAUSE_BUFFER);
+        }
+        return;
+      case P_TUNNEL:
+        this.bumpTunnel();
+        this.exBin += chunk.length;
+        if (this.up && !this.up.socket.write(chunk)) this.pauseClient(PAUSE_UPSTREAM);
+        return;
+      default:
+        // closing: what the client still sends is read and dropped
+        return;
+    }
+  }
+
+  /** Keep `chunk` as unprocessed input. */
+  private append(chunk: Buffer): void {
+    const buf = this.inBuf;
+    if (buf === undefined || this.inOff >= buf.length) {
+      this.inBuf = chunk;
+      this.inOff = 0;
+      return;
+    }
+    // Rare: a head in several reads, or pipelined bytes behind a busy request.
+    const rest = buf.length - this.inOff;
+    const joined = Buffer.allocUnsafe(rest + chunk.length);
+    buf.copy(joined, 0, this.inOff);
+    chunk.copy(joined, rest);
+    this.scanFrom = Math.max(0, this.scanFrom - this.inOff);
+    this.inBuf = joined;
+    this.inOff = 0;
+  }
+
+  /** Parse and start every complete request head in the input while the connection is free. */
+  private parseLoop(): void {
+    if (this.parsing) return; // an answer given inside the loop: the loop goes on by itself
+    this.parsing = true;
+    try {
+      this.parseHeads();
+    } finally {
+      this.parsing = false;
+    }
+  }
+
+  private parseHeads(): void {
+    while (this.phase === P_IDLE || this.phase === P_HEAD) {
+      const buf = this.inBuf;
+      if (buf === undefined || this.inOff >= buf.length) {
+        this.inBuf = undefined;
+        return;
+      }
+      if (this.phase === P_IDLE) {
+        const p = skipLeadingEmptyLines(buf, this.inOff, buf.length);
+        this.inOff = p;
+        this.scanning = false;
+        if (p >= buf.length) {
+          this.inBuf = undefined;
+          return;
+        }
+        this.phase = P_HEAD;
+        const t = this.fe.timeouts.httpRequest;
+        this.headDeadline = t > 0 ? now() + t : 0;
+        this.idleDeadline = 0;
+      }
+      if (this.scanning) {
+        // The head came in pieces: look for its end without parsing it again each time.
+        const end = findHeadEnd(buf, this.scanFrom, buf.length);
+        if (end < 0) {
+          if (buf.length - this.inOff > this.limits.maxHead) {
+            this.requestError(400, false);
+            return;
+          }
+          this.scanFrom = headScanResume(this.inOff, buf.length);
+          return;
+        }
+        this.scanning = false;
+      }
+      if (!this.startRequest(buf)) return;
+    }
+  }
+
+  /**
+   * Parse the head at buf[inOff], run the rules, go to a member. False when the head is not
+   * complete yet (scanning for its end from now on).
+   */
+  private startRequest(buf: Buffer): boolean {
+    // A request uses the plan current when its head arrived.
+    if (this.env.plan !== this.plan) this.switchPlan(this.env.plan);
+    const t = this.txn;
+    const head = t.req.head;
+    const r = head.parseRequest(buf, this.inOff);
+    if (r === NEED_MORE) {
+      if (buf.length - this.inOff > this.limits.maxHead) {
+        this.requestError(400, false);
+      } else {
+        this.scanning = true;
+        this.scanFrom = headScanResume(this.inOff, buf.length);
+      }
+      return false;
+    }
+    const c = this.counters;
+    const fe = this.fe;
+    this.requests++;
+    c.add(fe.slot, T.reqTot);
+    this.resetExchange();
+    t.beginRequest();
+    this.headDeadline = 0;
+    if (r < 0 || r - this.inOff > this.limits.maxHead) {
+      this.inOff = buf.length;
+      this.requestError(r < 0 ? -r : 400, true);
+      return true;
+    }
+    this.inOff = r;
+    this.isHead = head.method === 'HEAD';
+    this.isConnect = head.method === 'CONNECT';
+    this.wantsUpgrade = head.upgrade && head.connUpgrade;
+    const keepAlive = head.version === 11 ? !head.connClose : head.connKeepAlive && !head.connClose;
+    this.client10KeepAlive = head.version === 10 && keepAlive;
+    if (!keepAlive || this.env.stopping || this.feHttp.closeMode === MODE_CLOSE) this.closeAfter = true;
+    // HAProxy closes after a Transfer-Encoding request in HTTP/1.0.
+    if (head.te && head.version === 10) this.closeAfter = true;
+    if (head.chunked) {
+      this.reqBody = B_CHUNKED;
+      this.reqChunks.reset();
+      this.reqChunks.maxTrailer = this.limits.maxHead;
+      this.reqDone = false;
+    } else if (head.contentLength > 0) {
+      this.reqBody = B_LENGTH;
+      this.reqRemaining = head.contentLength;
+      this.reqDone = false;
+    } else {
+      this.reqBody = B_NONE;
+      this.reqDone = true;
+    }
+
+    // HAProxy order: frontend http-request, redirect, use_backend, default_backend.
+    const feHttp = this.feHttp;
+    const route = this.route;
+    route.backend = undefined;
+    let v = evaluateFrontend(feHttp, t, route);
+    if (v === V_CONTINUE) {
+      const be = route.backend as BackendPlan | undefined;
+      if (be === undefined) {
+        this.localError(503, undefined);
+        return true;
+      }
+      this.be = be;
+      const beHttp = be.http as BackendHttp | undefined;
+      this.beHttp = beHttp;
+      t.backendName = be.name;
+      if (beHttp !== undefined && backendRulesApply(feHttp, beHttp)) v = runRules(beHttp.requestRules, t, t.req);
+      if (v === V_CONTINUE) applyForwardFor(feHttp, beHttp, t);
+      if (v === V_CONTINUE && beHttp && beHttp.closeMode === MODE_CLOSE) this.closeAfter = true;
+      // http-server-close / httpclose on either side: the member connection ends with this request.
+      this.serverClose = this.closeAfter || feHttp.closeMode !== MODE_KEEP_ALIVE || (beHttp !== undefined && beHttp.closeMode !== MODE_KEEP_ALIVE);
+    }
+    if (v !== V_CONTINUE) {
+      this.intercepted(v);
+      return true;
+    }
+
+    this.phase = P_SESSION;
+    // Body bytes that came with the head (validated now, sent with the head).
+    if (!this.reqDone) {
+      const rest = this.inBuf!;
+      const off = this.inOff;
+      this.inBuf = undefined;
+      this.inOff = 0;
+      if (off < rest.length) this.feedBody(rest, off);
+      if (this.phase !== P_SESSION) return true; // invalid body
+    }
+    this.sessCounters = c;
+    // No abort signal: like HAProxy without `option abortonclose`, a queued or connecting
+    // request goes on when its client leaves; onSession() then hands the connection back.
+    openSession(this.be!, this.pick, c, this.idleFn).then(this.sessionFn);
+    return true;
+  }
+
+  private switchPlan(plan: Plan): void {
+    const fe = plan.frontendsByName.get(this.fe.name);
+    this.plan = plan;
+    this.counters = plan.counters;
+    this.limits = limitsOf(plan);
+    if (fe !== undefined && fe.http !== undefined) {
+      this.fe = fe;
+      this.feHttp = fe.http as FrontendHttp;
+    }
+  }
+
+  private resetExchange(): void {
+    this.be = undefined;
+    this.beHttp = undefined;
+    this.member = undefined;
+    this.reused = false;
+    this.forceFresh = false;
+    this.replay = undefined;
+    this.retried = false;
+    this.reqCounted = false;
+    if (this.pending.length > 0) this.pending.length = 0;
+    this.pendingBytes = 0;
+    this.resState = R_HEAD;
+    this.resBody = B_NONE;
+    this.resBuf = undefined;
+    this.resOff = 0;
+    this.resScanning = false;
+    this.gotResponseBytes = false;
+    this.responseStarted = false;
+    this.upKeep = true;
+    this.status = 0;
+    this.exBin = 0;
+    this.exBout = 0;
+    this.clientDeadline = 0;
+    this.serverDeadline = 0;
+  }
+
+  /** A rule answered: deny, reject or redirect. */
+  private intercepted(v: number): void {
+    const c = this.counters;
+    const fe = this.fe.slot;
+    if (v === V_DENY) {
+      c.add(fe, T.dreq);
+      c.add(fe, T.intercepted);
+      if (this.be) c.add(this.be.slot, T.dreq);
+      this.localError(this.txn.denyStatus, undefined);
+    } else if (v === V_REJECT) {
+      c.add(fe, T.dreq);
+      if (this.be) c.add(this.be.slot, T.dreq);
+      this.destroy();
+    } else if (v === V_REDIRECT) {
+      c.add(fe, T.intercepted);
+      c.add(fe, T.hrsp3xx);
+      // Keep-alive when the request has no body left to read (HAProxy closes otherwise).
+      if (!this.reqDone) this.closeAfter = true;
+      const r = this.txn.redirect as RedirectPlan;
+      this.writeClient(redirectResponse(r, this.txn, this.closeAfter));
+      this.endOfResponse();
+    }
+  }
+
+  // --------------------------------------------------------------- request body
+
+  /**
+   * Route the request-body bytes of buf[off..] to the member (or hold them while
+   * connecting); bytes after the body are the next request: kept as input.
+   */
+  private feedBody(buf: Buffer, off: number): void {
+    const end = buf.length;
+    let stop: number;
+    if (this.reqBody === B_LENGTH) {
+      const n = Math.min(this.reqRemaining, end - off);
+      this.reqRemaining -= n;
+      stop = off + n;
+      if (this.reqRemaining === 0) this.reqDone = true;
+    } else {
+      const r = this.reqChunks.feed(buf, off, end);
+      if (r === ChunkedTracker.INVALID) {
+        this.bodyError();
+        return;
+      }
+      if (r >= 0) {
+        stop = r;
+        this.reqDone = true;
+      } else stop = end;
+    }
+    if (stop > off) this.sendBody(off === 0 && stop === end ? buf : buf.subarray(off, stop));
+    if (this.reqDone) {
+      this.clientDeadline = 0;
+      if (stop < end) {
+        this.append(stop === 0 ? buf : buf.subarray(stop));
+        if (this.inBuf!.length - this.inOff > INPUT_HIGH_WATER) this.pauseClient(PAUSE_BUFFER);
+      }
+    }
+  }
+
+  private sendBody(b: Buffer): void {
+    if (this.phase === P_EXCHANGE && this.up) {
+      this.exBin += b.length;
+      this.bumpServer();
+      if (!this.up.socket.write(b)) this.pauseClient(PAUSE_UPSTREAM);
+      return;
+    }
+    this.pending.push(b);
+    this.pendingBytes += b.length;
+    if (this.pendingBytes > PENDING_HIGH_WATER) this.pauseClient(PAUSE_UPSTREAM);
+  }
+
+  /** Invalid chunked framing from the client. */
+  private bodyError(): void {
+    this.counters.add(this.fe.slot, T.ereq);
+    if (!this.responseStarted) {
+      this.dropUpstream(false);
+      this.sendLocal(400);
+      this.closeNow();
+    } else {
+      this.destroy();
+    }
+  }
+
+  // ----------------------------------------------------------------- member session
+
+  /** openSession's idle callback: a pooled connection to `m` when http-reuse allows it. */
+  private idleFor(m: MemberPlan): net.Socket | undefined {
+    if (this.forceFresh) return undefined;
+    const reuse = m.backend.httpReuse;
+    const key = memberKey(m);
+    const mine = this.privateUp;
+    if (mine !== undefined) {
+      this.privateUp = undefined;
+      if (mine.key === key && mine.alive) return mine.socket;
+      mine.destroy();
+    }
+    if (reuse === 'never') return undefined;
+    const first = this.requests <= 1;
+    if (first && reuse === 'safe') return undefined;
+    return takeIdle(key, first && reuse === 'aggressive')?.socket;
+  }
+
+  private onSession(r: SessionResult): void {
+    if (this.phase !== P_SESSION) {
+      // The client went away (or the request failed) meanwhile.
+      if ('socket' in r) {
+        endSession(r.member, this.sessCounters!);
+        const up = upstreamOf(r.socket, memberKey(r.member));
+        if (up.owner === undefined && up.alive && r.member.backend.httpReuse !== 'never') release(up, now());
+        else up.destroy();
+      }
+      return;
+    }
+    if ('error' in r) {
+      if (r.error === 'aborted') return;
+      this.localError(503, this.be);
+      return;
+    }
+    const m = r.member;
+    const up = upstreamOf(r.socket, memberKey(m));
+    this.member = m;
+    this.sessionOpen = true;
+    this.reused = r.reused;
+    if (r.reused && !up.alive) {
+      // Closed by the member between the pool and now.
+      this.retryFresh(up);
+      return;
+    }
+    const c = this.sessCounters!;
+    const be = this.be!;
+    up.owner = this;
+    up.uses++;
+    this.up = up;
+    this.phase = P_EXCHANGE;
+    if (!this.reqCounted) {
+      this.reqCounted = true;
+      c.add(be.slot, T.reqTot);
+      c.add(m.slot, T.reqTot);
+    }
+    if (r.reused) {
+      c.add(be.slot, T.connReuse);
+      c.add(m.slot, T.connReuse);
+    }
+    const out = this.replay ?? this.buildRequest();
+    // A reused connection may have been closed by the member just now: keep what was sent
+    // to send it again on a new connection when the whole request is in it.
+    if (this.replay === undefined && r.reused && this.reqDone && this.pending.length === 0 && isIdempotent(this.txn.method)) {
+      this.replay = out;
+    }
+    this.exBin += out.length;
+    this.bumpServer();
+    if (!this.reqDone) this.clientDeadline = this.fe.timeouts.client > 0 ? now() + this.fe.timeouts.client : 0;
+    let ok = up.socket.write(out);
+    // Body bytes held while connecting that were too many for the first write.
+    const pend = this.pending;
+    if (pend.length > 0) {
+      for (let i = 0; i < pend.length; i++) {
+        this.exBin += pend[i]!.length;
+        ok = up.socket.write(pend[i]!) && ok;
+      }
+      pend.length = 0;
+      this.pendingBytes = 0;
+    }
+    if (ok) this.resumeClient(PAUSE_UPSTREAM);
+    else this.pauseClient(PAUSE_UPSTREAM);
+  }
+
+  /**
+   * The request head as it goes to the member: start line, kept headers, headers the rules
+   * added, our Connection header, then the body bytes held so far when they are small.
+   */
+  private buildRequest(): Buffer {
+    const msg = this.txn.req;
+    const head = msg.head;
+    let skip = head.kindMask & HOP_KINDS;
+    // An upgrade request keeps its Connection header (it names the upgrade).
+    if (this.wantsUpgrade) skip &= ~(1 << HK.connection);
+    if (head.clRewrite) skip |= CL_KIND;
+    const pend = this.pending;
+    const bodyLen = this.pendingBytes <= COALESCE_MAX ? this.pendingBytes : 0;
+    let tail = msg.addCount > 0 ? msg.addedText() : '';
+    if (head.clRewrite) tail = `content-length: ${head.contentLength}\r\n` + tail;
+    if (!this.wantsUpgrade) {
+      if (this.closeAfter || this.serverClose) tail += CONN_CLOSE;
+      else if (head.version === 10) tail += CONN_KEEP_ALIVE;
+    }
+
+    // Nothing removed, added or normalised: the head goes as received.
+    if (tail === '' && skip === 0 && msg.deletions === 0 && head.crlf && bodyLen === 0) {
+      return head.buf.subarray(head.start, head.end);
+    }
+    const out = msg.serialize(skip, tail + '\r\n', bodyLen);
+    let off = msg.written;
+    if (bodyLen > 0) {
+      for (let i = 0; i < pend.length; i++) off += pend[i]!.copy(out, off);
+      pend.length = 0;
+      this.pendingBytes = 0;
+    }
+    return off === out.length ? out : out.subarray(0, off);
+  }
+
+  /** A reused connection failed before any response byte: try again on a new connection. */
+  private retryFresh(up: Upstream): void {
+    if (up.owner === this) up.owner = undefined;
+    up.destroy();
+    if (this.up === up) this.up = undefined;
+    this.closeSession();
+    this.forceFresh = true;
+    this.retried = true;
+    this.phase = P_SESSION;
+    this.serverDeadline = 0;
+    const c = this.counters;
+    this.sessCounters = c;
+    openSession(this.be!, this.pick, c, this.idleFn).then(this.sessionFn);
+  }
+
+  private canRetry(): boolean {
+    return (
+      this.reused &&
+      !this.retried &&
+      !this.gotResponseBytes &&
+      this.replay !== undefined &&
+      this.phase === P_EXCHANGE
+    );
+  }
+
+  // ------------------------------------------------------------------ member events
+
+  onUpData(up: Upstream, chunk: Buffer): void {
+    if (up !== this.up) return;
+    this.gotResponseBytes = true;
+    this.bumpServer();
+    if (this.phase === P_TUNNEL) {
+      this.exBout += chunk.length;
+      this.bumpTunnel();
+      this.writeClient(chunk);
+      return;
+    }
+    switch (this.resState) {
+      case R_HEAD:
+        this.appendResponse(chunk);
+        this.parseResponse();
+        return;
+      case R_BODY:
+        this.responseBody(chunk, 0);
+        return;
+      default:
+        // Bytes after a complete response: the connection cannot be trusted any more.
+        this.upKeep = false;
+        return;
+    }
+  }
+
+  private appendResponse(chunk: Buffer): void {
+    const buf = this.resBuf;
+    if (buf === undefined || this.resOff >= buf.length) {
+      this.resBuf = chunk;
+      this.resOff = 0;
+      return;
+    }
+    const rest = buf.length - this.resOff;
+    const joined = Buffer.allocUnsafe(rest + chunk.length);
+    buf.copy(joined, 0, this.resOff);
+    chunk.copy(joined, rest);
+    this.resScan = Math.max(0, this.resScan - this.resOff);
+    this.resBuf = joined;
+    this.resOff = 0;
+  }
+
+  /** Parse response heads in resBuf: interim 1xx are relayed, the final one starts the body. */
+  private parseResponse(): void {
+    for (;;) {
+      const buf = this.resBuf!;
+      if (this.resScanning) {
+        const found = findHeadEnd(buf, this.resScan, buf.length);
+        if (found < 0) {
+          if (buf.length - this.resOff > this.limits.maxHead) this.serverError(502);
+          else this.resScan = headScanResume(this.resOff, buf.length);
+          return;
+        }
+        this.resScanning = false;
+      }
+      const head = this.txn.res.head;
+      const end = head.parseResponse(buf, this.resOff);
+      if (end === NEED_MORE) {
+        if (buf.length - this.resOff > this.limits.maxHead) this.serverError(502);
+        else {
+          this.resScanning = true;
+          this.resScan = headScanResume(this.resOff, buf.length);
+        }
+        return;
+      }
+      if (end < 0 || end - this.resOff > this.limits.maxHead) {
+        this.serverError(502);
+        return;
+      }
+      const status = head.status;
+      if (status === 101) {
+        if (!this.wantsUpgrade) {
+          this.serverError(502);
+          return;
+        }
+        this.startTunnel(buf, end);
+        return;
+      }
+      if (status < 200) {
+        // Interim response (100 Continue, 103 ...): relayed as is, then the next head.
+        this.responseStarted = true;
+        this.exBout += end - this.resOff;
+        this.writeClient(buf.subarray(this.resOff, end));
+        this.resOff = end;
+        if (end >= buf.length) {
+          this.resBuf = undefined;
+          return;
+        }
+        continue;
+      }
+      if (this.isConnect && status < 300) {
+        this.startTunnel(buf, end);
+        return;
+      }
+      this.startResponse(buf, end);
+      return;
+    }
+  }
+
+  /** The final response head is in buf[resOff, end). */
+  private startResponse(buf: Buffer, end: number): void {
+    const t = this.txn;
+    const msg = t.res;
+    const head = msg.head;
+    const status = head.status;
+    this.status = status;
+    if (this.isHead || status === 204 || status === 304) this.resBody = B_NONE;
+    else if (head.chunked) {
+      this.resBody = B_CHUNKED;
+      this.resChunks.reset();
+      this.resChunks.maxTrailer = this.limits.maxHead;
+    } else if (head.te) this.resBody = B_UNTIL_CLOSE;
+    else if (head.contentLength >= 0) {
+      this.resBody = head.contentLength > 0 ? B_LENGTH : B_NONE;
+      this.resRemaining = head.contentLength;
+    } else this.resBody = B_UNTIL_CLOSE;
+
+    if (
+      this.resBody === B_UNTIL_CLOSE ||
+      head.connClose ||
+      (head.version === 10 && !head.connKeepAlive) ||
+      (head.te && head.contentLength >= 0) ||
+      this.serverClose
+    ) {
+      this.upKeep = false;
+    }
+    // The client must see the end of a body without length, and cannot keep the connection
+    // while its request is still arriving.
+    if (this.resBody === B_UNTIL_CLOSE || !this.reqDone || this.env.stopping) this.closeAfter = true;
+
+    // http-response rules: the backend's, then the frontend's.
+    const beHttp = this.beHttp;
+    if (beHttp !== undefined && beHttp.responseRules.length > 0 && backendRulesApply(this.feHttp, beHttp)) {
+      runRules(beHttp.responseRules, t, msg);
+    }
+    if (this.feHttp.responseRules.length > 0) runRules(this.feHttp.responseRules, t, msg);
+
+    const c = this.sessCounters!;
+    const cell = statusCell(status);
+    this.counters.add(this.fe.slot, cell);
+    c.add(this.be!.slot, cell);
+    c.add(this.member!.slot, cell);
+
+    // An HTTP/1.0 client, or an HTTP/1.0 status line, needs keep-alive said explicitly.
+    const sayKeepAlive = !this.closeAfter && (this.client10KeepAlive || head.version === 10);
+    const needConn = this.closeAfter || (sayKeepAlive && !head.connKeepAlive);
+    const rewrite =
+      needConn ||
+      head.connClose ||
+      msg.deletions > 0 ||
+      msg.addCount > 0 ||
+      head.clRewrite ||
+      !head.crlf ||
+      (this.resBody !== B_LENGTH && this.resBody !== B_NONE && head.contentLength >= 0);
+    this.resState = R_BODY;
+    this.responseStarted = true;
+    const bodyStart = end;
+    if (!rewrite) {
+      // As the member sent it, with the body bytes that came along (one write).
+      const stop = this.bodyEnd(buf, bodyStart);
+      if (stop === -2) return;
+      const from = this.resOff;
+      this.resBuf = undefined;
+      this.exBout += stop - from;
+      this.writeClient(from === 0 && stop === buf.length ? buf : buf.subarray(from, stop));
+      this.afterBodyBytes(buf, stop);
+      return;
+    }
+    let skip = head.kindMask & HOP_KINDS;
+    if (head.clRewrite || (head.te && head.contentLength >= 0)) skip |= CL_KIND;
+    let tail = msg.addCount > 0 ? msg.addedText() : '';
+    if (head.clRewrite && !(head.te && head.contentLength >= 0)) tail = `content-length: ${head.contentLength}\r\n` + tail;
+    if (this.closeAfter) tail += CONN_CLOSE;
+    else if (sayKeepAlive) tail += CONN_KEEP_ALIVE;
+    const stop = this.bodyEnd(buf, bodyStart);
+    if (stop === -2) return;
+    const bodyLen = stop - bodyStart <= COALESCE_MAX ? stop - bodyStart : 0;
+    const out = msg.serialize(skip, tail + '\r\n', bodyLen);
+    let off = msg.written;
+    if (bodyLen > 0) off += buf.copy(out, off, bodyStart, stop);
+    this.resBuf = undefined;
+    const w = off === out.length ? out : out.subarray(0, off);
+    this.exBout += w.length;
+    this.writeClient(w);
+    if (bodyLen === 0 && stop > bodyStart) {
+      this.exBout += stop - bodyStart;
+      this.writeClient(buf.subarray(bodyStart, stop));
+    }
+    this.afterBodyBytes(buf, stop);
+  }
+
+  /**
+   * Account response-body bytes buf[off..] against the framing: the offset where the body
+   * (or the available part of it) stops, or -2 after an error was handled.
+   */
+  private bodyEnd(buf: Buffer, off: number): number {
+    const end = buf.length;
+    switch (this.resBody) {
+      case B_NONE:
+        this.resState = R_DONE;
+        return off;
+      case B_LENGTH: {
+        const n = Math.min(this.resRemaining, end - off);
+        this.resRemaining -= n;
+        if (this.resRemaining === 0) this.resState = R_DONE;
+        return off + n;
+      }
+      case B_CHUNKED: {
+        const r = this.resChunks.feed(buf, off, end);
+        if (r === ChunkedTracker.INVALID) {
+          this.serverAbort(true);
+          return -2;
+        }
+        if (r >= 0) {
+          this.resState = R_DONE;
+          return r;
+        }
+        return end;
+      }
+      default:
+        return end;
+    }
+  }
+
+  /** After forwarding body bytes up to `stop`: finish the exchange when the response is complete. */
+  private afterBodyBytes(buf: Buffer, stop: number): void {
+    if (this.resState !== R_DONE) return;
+    // Bytes after the end of the response: the member broke framing, do not reuse it.
+    if (stop < buf.length) this.upKeep = false;
+    this.endOfExchange();
+  }
+
+  private responseBody(chunk: Buffer, off: number): void {
+    const stop = this.bodyEnd(chunk, off);
+    if (stop === -2) return;
+    if (stop > off) {
+      this.exBout += stop - off;
+      this.writeClient(off === 0 && stop === chunk.length ? chunk : chunk.subarray(off, stop));
+    }
+    this.afterBodyBytes(chunk, stop);
+  }
+
+  onUpEnd(up: Upstream): void {
+    if (up !== this.up) return;
+    if (this.phase === P_TUNNEL) {
+      this.tunnelServerEnded = true;
+      if (!this.client.destroyed) this.client.end();
+      if (this.tunnelClientEnded) this.closeTunnel();
+      return;
+    }
+    this.upKeep = false;
+    if (this.resState === R_BODY && this.resBody === B_UNTIL_CLOSE) {
+      this.resState = R_DONE;
+      this.endOfExchange();
+      return;
+    }
+    this.upFailed();
+  }
+
+  onUpClose(up: Upstream): void {
+    if (up !== this.up) return;
+    if (this.phase === P_TUNNEL) {
+      this.closeTunnel();
+      return;
+    }
+    this.upKeep = false;
+    if (this.resState === R_BODY && this.resBody === B_UNTIL_CLOSE) {
+      this.resState = R_DONE;
+      this.endOfExchange();
+      return;
+    }
+    this.upFailed();
+  }
+
+  /** The member connection ended or broke before the response was complete. */
+  private upFailed(): void {
+    if (this.phase !== P_EXCHANGE) return;
+    const up = this.up!;
+    if (this.canRetry()) {
+      this.retryFresh(up);
+      return;
+    }
+    if (this.resState === R_HEAD && !this.responseStarted) {
+      this.serverError(502);
+      return;
+    }
+    this.serverAbort(false);
+  }
+
+  onUpDrain(up: Upstream): void {
+    if (up !== this.up) return;
+    this.bumpServer();
+    this.resumeClient(PAUSE_UPSTREAM);
+  }
+
+  // ------------------------------------------------------------------ end of exchange
+
+  /** The response is complete: hand the member connection back and go on with the next request. */
+  private endOfExchange(): void {
+    const up = this.up;
+    this.up = undefined;
+    this.flushExchangeCounters();
+    this.closeSession();
+    if (up !== undefined) {
+      up.owner = undefined;
+      if (this.upKeep && this.reqDone && up.alive) {
+        if (this.be!.httpReuse === 'never') {
+          if (this.privateUp !== undefined && this.privateUp !== up) this.privateUp.destroy();
+          this.privateUp = up;
+        } else release(up, now());
+      } else {
+        up.destroy();
+      }
+    }
+    if (this.upPaused) {
+      this.upPaused = false;
+    }
+    this.endOfResponse();
+  }
+
+  /** After a response (forwarded or ours) was written: next request, or close. */
+  private endOfResponse(): void {
+    this.serverDeadline = 0;
+    this.clientDeadline = 0;
+    if (this.closeAfter || this.clientEnded) {
+      this.closeNow();
+      return;
+    }
+    this.phase = P_IDLE;
+    this.be = undefined;
+    this.member = undefined;
+    const t = this.fe.timeouts.httpKeepAlive;
+    this.idleDeadline = t > 0 ? now() + t : 0;
+    this.resumeClient(PAUSE_BUFFER | PAUSE_UPSTREAM);
+    if (this.inBuf !== undefined) this.parseLoop();
+  }
+
+  private closeSession(): void {
+    if (!this.sessionOpen) return;
+    this.sessionOpen = false;
+    endSession(this.member!, this.sessCounters!);
+  }
+
+  private flushExchangeCounters(): void {
+    const c = this.sessCounters;
+    if (c === undefined || this.be === undefined) return;
+    if (this.exBin > 0 || this.exBout > 0) {
+      c.add(this.be.slot, T.bin, this.exBin);
+      c.add(this.be.slot, T.bout, this.exBout);
+      if (this.member) {
+        c.add(this.member.slot, T.bin, this.exBin);
+        c.add(this.member.slot, T.bout, this.exBout);
+      }
+    }
+    this.exBin = 0;
+    this.exBout = 0;
+  }
+
+  /** Drop the member connection of an exchange that cannot finish. */
+  private dropUpstream(serverFault: boolean): void {
+    const up = this.up;
+    this.up = undefined;
+    if (up !== undefined) {
+      up.owner = undefined;
+      up.destroy();
+    }
+    if (serverFault && this.be) {
+      const c = this.sessCounters!;
+      c.add(this.be.slot, T.eresp);
+      if (this.member) c.add(this.member.slot, T.eresp);
+    }
+    this.flushExchangeCounters();
+    this.closeSession();
+  }
+
+  /** 502/504 before the response started: answer the client, then close. */
+  private serverError(status: number): void {
+    const m = this.member;
+    this.dropUpstream(true);
+    if (m !== undefined) this.sessCounters!.add(m.slot, statusCell(status));
+    this.sendLocal(status);
+    this.closeNow();
+  }
+
+  /** The member broke mid-response (or sent a broken body): the client connection cannot continue. */
+  private serverAbort(invalid: boolean): void {
+    const c = this.sessCounters!;
+    if (this.be) {
+      c.add(this.be.slot, T.srvAbrt);
+      if (this.member) c.add(this.member.slot, T.srvAbrt);
+    }
+    this.dropUpstream(invalid);
+    this.destroy();
+  }
+
+  // ---------------------------------------------------------------------- tunnel
+
+  private startTunnel(buf: Buffer, headEnd: number): void {
+    const c = this.sessCounters!;
+    const cell = statusCell(this.txn.res.head.status);
+    this.counters.add(this.fe.slot, cell);
+    c.add(this.be!.slot, cell);
+    c.add(this.member!.slot, cell);
+    this.phase = P_TUNNEL;
+    this.responseStarted = true;
+    this.resState = R_DONE;
+    this.upKeep = false;
+    this.resBuf = undefined;
+    this.exBout += buf.length - this.resOff;
+    this.writeClient(this.resOff === 0 ? buf : buf.subarray(this.resOff));
+    void headEnd;
+    this.bumpTunnel();
+    // What the client sent after its request already belongs to the new protocol.
+    const rest = this.inBuf;
+    if (rest !== undefined && this.inOff < rest.length) {
+      const b = rest.subarray(this.inOff);
+      this.exBin += b.length;
+      this.up!.socket.write(b);
+    }
+    this.inBuf = undefined;
+    this.inOff = 0;
+    this.resumeClient(PAUSE_BUFFER);
+    if (this.clientEnded) {
+      this.tunnelClientEnded = true;
+      this.up!.socket.end();
+    }
+  }
+
+  private closeTunnel(): void {
+    this.dropUpstream(false);
+    this.destroy();
+  }
+
+  private bumpTunnel(): void {
+    const t0 = now();
+    const be = this.be!;
+    const ct = be.timeouts.tunnel || this.fe.timeouts.tunnel || this.fe.timeouts.client;
+    const st = be.timeouts.tunnel || this.fe.timeouts.tunnel || be.timeouts.server;
+    this.clientDeadline = ct > 0 ? t0 + ct : 0;
+    this.serverDeadline = st > 0 ? t0 + st : 0;
+  }
+
+  // ---------------------------------------------------------------- client output
+
+  private writeClient(b: Buffer): void {
+    const c = this.client;
+    if (c.destroyed || !c.writable) return;
+    this.counters.add(this.fe.slot, T.bout, b.length);
+    if (!c.write(b)) {
+      this.clientBlocked = true;
+      const ct = this.fe.timeouts.client;
+      this.clientDeadline = ct > 0 ? now() + ct : 0;
+      if (this.up !== undefined && !this.upPaused) {
+        this.upPaused = true;
+        this.up.socket.pause();
+      }
+    }
+  }
+
+  private onClientDrain(): void {
+    this.clientBlocked = false;
+    if (this.phase === P_EXCHANGE || this.phase === P_TUNNEL) {
+      if (this.phase === P_TUNNEL) this.bumpTunnel();
+      else if (this.reqDone) this.clientDeadline = 0;
+      this.bumpServer();
+    }
+    if (this.upPaused) {
+      this.upPaused = false;
+      this.up?.socket.resume();
+    }
+  }
+
+  /** Our own response: counted on the frontend (and backend when one was chosen). */
+  private sendLocal(status: number): void {
+    const cell = statusCell(status);
+    this.counters.add(this.fe.slot, cell);
+    if (this.be !== undefined) this.counters.add(this.be.slot, cell);
+    this.closeAfter = true;
+    this.writeClient(errorResponse(status, this.isHead));
+  }
+
+  /** A request error answered by us: 400/408/413/422 (counted as request errors). */
+  private requestError(status: number, counted: boolean): void {
+    if (!counted) this.counters.add(this.fe.slot, T.reqTot);
+    this.counters.add(this.fe.slot, T.ereq);
+    this.isHead = false;
+    this.be = undefined;
+    this.sendLocal(status);
+    this.closeNow();
+  }
+
+  /** Deny, no backend, no server: our response, then close. */
+  private localError(status: number, be: BackendPlan | undefined): void {
+    void be;
+    this.sendLocal(status);
+    this.closeNow();
+  }
+
+  // --------------------------------------------------------------- flow control
+
+  private pauseClient(why: number): void {
+    if (this.paused === 0) this.client.pause();
+    this.paused |= why;
+  }
+
+  private resumeClient(why: number): void {
+    if (this.paused === 0) return;
+    this.paused &= ~why;
+    if (this.paused === 0 && !this.client.destroyed) this.client.resume();
+  }
+
+  private bumpServer(): void {
+    const be = this.be;
+    if (be === undefined) return;
+    const st = be.timeouts.server;
+    this.serverDeadline = st > 0 ? now() + st : 0;
+  }
+
+  // ------------------------------------------------------------------ client end
+
+  private onClientEnd(): void {
+    this.clientEnded = true;
+    switch (this.phase) {
+      case P_IDLE:
+      case P_HEAD:
+        // Nothing to answer (HAProxy closes silently on an incomplete head at shutdown);
+        // end() rather than destroy: a response may still be on its way out.
+        this.closeNow();
+        return;
+      case P_SESSION:
+      case P_EXCHANGE:
+        if (!this.reqDone) {
+          this.clientAbort();
+          return;
+        }
+        this.closeAfter = true;
+        return;
+      case P_TUNNEL:
+        this.tunnelClientEnded = true;
+        this.up?.socket.end();
+        if (this.tunnelServerEnded) this.closeTunnel();
+        return;
+      default:
+        this.destroy();
+    }
+  }
+
+  /** The client went away (or timed out) mid-request. */
+  private clientAbort(): void {
+    const c = this.counters;
+    c.add(this.fe.slot, T.cliAbrt);
+    if (this.be && this.sessionOpen) {
+      this.sessCounters!.add(this.be.slot, T.cliAbrt);
+      if (this.member) this.sessCounters!.add(this.member.slot, T.cliAbrt);
+    }
+    this.dropUpstream(false);
+    this.destroy();
+  }
+
+  private onDrainSignal(): void {
+    if (this.phase === P_IDLE) this.destroy();
+    else this.closeAfter = true;
+  }
+
+  /** Stop after what was written is flushed; linger a little for the client to read it. */
+  private closeNow(): void {
+    if (this.phase === P_CLOSED || this.phase === P_CLOSING) return;
+    this.phase = P_CLOSING;
+    this.inBuf = undefined;
+    this.pending.length = 0;
+    this.lingerDeadline = now() + LINGER_MS;
+    this.resumeClient(PAUSE_BUFFER | PAUSE_UPSTREAM);
+    if (!this.client.destroyed) this.client.end();
+  }
+
+  destroy(): void {
+    if (this.phase === P_CLOSED) return;
+    this.client.destroy();
+    this.onClientClose();
+  }
+
+  private onClientClose(): void {
+    if (this.phase === P_CLOSED) return;
+    const was = this.phase;
+    this.phase = P_CLOSED;
+    unwatch(this);
+    if (this.up !== undefined) {
+      if (was === P_EXCHANGE && this.resState !== R_DONE) {
+        this.counters.add(this.fe.slot, T.cliAbrt);
+        if (this.be) {
+          this.sessCounters!.add(this.be.slot, T.cliAbrt);
+          if (this.member) this.sessCounters!.add(this.member.slot, T.cliAbrt);
+        }
+      }
+      this.dropUpstream(false);
+    }
+    this.closeSession();
+    if (this.privateUp !== undefined) {
+      this.privateUp.destroy();
+      this.privateUp = undefined;
+    }
+    this.inBuf = undefined;
+    this.resBuf = undefined;
+    this.pending.length = 0;
+    this.entered.leave(this.enteredGlobal);
+    this.entered.leave(this.enteredFe);
+    const u = this.untrack;
+    this.untrack = undefined;
+    u?.();
+  }
+
+  // ------------------------------------------------------------------------ timers
+
+  onTick(now: number): void {
+    switch (this.phase) {
+      case P_IDLE:
+        if (this.env.stopping) {
+          this.destroy();
+          return;
+        }
+        if (this.idleDeadline !== 0 && now >= this.idleDeadline) {
+          // First request: 408 as HAProxy does (not with dontlognull); later: silent close.
+          if (this.requests === 0 && !this.feHttp.dontlognull) {
+            this.requestError(408, false);
+          } else this.destroy();
+        }
+        return;
+      case P_HEAD:
+        if (this.headDeadline !== 0 && now >= this.headDeadline) this.requestError(408, false);
+        return;
+      case P_EXCHANGE:
+        if (this.serverDeadline !== 0 && now >= this.serverDeadline && !this.upPaused) {
+          if (this.resState === R_HEAD && !this.responseStarted) {
+            this.serverError(504);
+          } else {
+            this.serverAbort(false);
+          }
+          return;
+        }
+        if (this.clientDeadline !== 0 && now >= this.clientDeadline && (!this.reqDone || this.clientBlocked)) {
+          if (!this.reqDone && !this.responseStarted) {
+            this.counters.add(this.fe.slot, T.cliAbrt);
+            this.dropUpstream(false);
+            this.sendLocal(408);
+            this.closeNow();
+          } else this.clientAbort();
+        }
+        return;
+      case P_TUNNEL:
+        if (
+          (this.clientDeadline !== 0 && now >= this.clientDeadline) ||
+          (this.serverDeadline !== 0 && now >= this.serverDeadline)
+        ) {
+          this.closeTunnel();
+        }
+        return;
+      case P_CLOSING:
+        if (now >= this.lingerDeadline) this.destroy();
+        return;
+      default:
+        return;
+    }
+  }
+}

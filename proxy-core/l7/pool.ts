@@ -1,0 +1,229 @@
+// Per-worker pools of idle keep-alive connections to members, and the one timer of the
+// mode-http engine.
+//
+// Pools are keyed by member address `host:port`, not by plan object, so idle connections
+// survive a reload. A member connection is wrapped once in an Upstream whose listeners are
+// attached for its whole life and dispatch to its current owner (the client connection
+// using it) or, while idle, keep the pool clean: an idle connection that closes, errors or
+// sends anything is dropped. So taking and returning a connection adds no listeners.
+//
+// Timeouts use no timer per socket: connections register with the ticker, which calls
+// them every TICK_MS with the time; each compares its own deadlines (plain fields bumped on
+// activity). The ticker also purges idle pooled connections.
+
+import type net from 'node:net';
+import type { MemberPlan } from '../compile/plan.ts';
+
+/** Receives the events of the member connection it currently uses. */
+export interface UpstreamOwner {
+  onUpData(up: Upstream, chunk: Buffer): void;
+  onUpEnd(up: Upstream): void;
+  onUpClose(up: Upstream, error: Error | undefined): void;
+  onUpDrain(up: Upstream): void;
+}
+
+/** How long an idle member connection is kept (HAProxy purges idle ones on a similar scale). */
+export const POOL_IDLE_MS = 5000;
+/** Idle connections kept per member and worker at most. */
+export const POOL_MAX_PER_MEMBER = 512;
+
+/** One member connection, for its whole life. */
+export class Upstream {
+  readonly socket: net.Socket;
+  readonly key: string;
+  owner: UpstreamOwner | undefined = undefined;
+  /** Requests sent on it so far. */
+  uses = 0;
+  idleSince = 0;
+  inPool = false;
+  closed = false;
+  private error: Error | undefined = undefined;
+
+  constructor(socket: net.Socket, key: string) {
+    this.socket = socket;
+    this.key = key;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      const o = this.owner;
+      if (o) o.onUpData(this, chunk);
+      else this.destroy(); // bytes on an idle connection: nothing may arrive there
+    });
+    socket.on('end', () => {
+      this.ended = true;
+      const o = this.owner;
+      if (o) o.onUpEnd(this);
+      else this.destroy();
+    });
+    socket.on('drain', () => this.owner?.onUpDrain(this));
+    socket.on('error', (err: Error) => {
+      this.error = err;
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      if (this.inPool) unpool(this);
+      const o = this.owner;
+      this.owner = undefined;
+      o?.onUpClose(this, this.error);
+    });
+  }
+
+  /** Usable for a new request: not closed or ended by either side, nothing left to write. */
+  get alive(): boolean {
+    const s = this.socket;
+    return !this.closed && !this.ended && !s.destroyed && s.writableLength === 0;
+  }
+
+  /** The member sent its FIN (an idle connection is dropped then; a busy one ends its exchange). */
+  ended = false;
+
+  destroy(): void {
+    if (this.inPool) unpool(this);
+    this.owner = undefined;
+    this.socket.destroy();
+  }
+}
+
+const buckets = new Map<string, Upstream[]>();
+const keys = new WeakMap<MemberPlan, string>();
+/** The Upstream of a socket, kept on the socket itself (one property, no map lookup). */
+const kUpstream = Symbol('amphora.upstream');
+type UpSocket = net.Socket & { [kUpstream]?: Upstream };
+
+/** Pool key of a member (`host:port`), computed once per member plan. */
+export function memberKey(m: MemberPlan): string {
+  let k = keys.get(m);
+  if (k === undefined) {
+    k = `${m.host}:${m.port ?? 0}`;
+    keys.set(m, k);
+  }
+  return k;
+}
+
+/** The Upstream of a member socket, wrapping it the first time. */
+export function upstreamOf(socket: net.Socket, key: string): Upstream {
+  const s = socket as UpSocket;
+  let up = s[kUpstream];
+  if (up === undefined) {
+    up = new Upstream(socket, key);
+    s[kUpstream] = up;
+  }
+  return up;
+}
+
+/**
+ * Take an idle connection to `key` (most recently used first). `proven`: only one that
+ * already carried a request and was kept alive after it (http-reuse aggressive).
+ */
+export function takeIdle(key: string, proven: boolean): Upstream | undefined {
+  const list = buckets.get(key);
+  if (!list) return undefined;
+  for (let i = list.length - 1; i >= 0; i--) {
+    const up = list[i]!;
+    if (proven && up.uses < 2) continue;
+    if (i === list.length - 1) list.pop();
+    else list.splice(i, 1);
+    up.inPool = false;
+    if (up.alive) return up;
+    up.destroy();
+  }
+  return undefined;
+}
+
+/** Return a connection that finished its exchange cleanly; closed when it cannot be kept. */
+export function release(up: Upstream, now: number): void {
+  up.owner = undefined;
+  if (!up.alive) {
+    up.destroy();
+    return;
+  }
+  let list = buckets.get(up.key);
+  if (!list) buckets.set(up.key, (list = []));
+  if (list.length >= POOL_MAX_PER_MEMBER) {
+    up.destroy();
+    return;
+  }
+  up.idleSince = now;
+  up.inPool = true;
+  list.push(up);
+}
+
+function unpool(up: Upstream): void {
+  up.inPool = false;
+  const list = buckets.get(up.key);
+  if (!list) return;
+  const i = list.indexOf(up);
+  if (i >= 0) list.splice(i, 1);
+  if (list.length === 0) buckets.delete(up.key);
+}
+
+/** Idle connections to `key` (all keys when omitted); for tests and stats. */
+export function idleCount(key?: string): number {
+  if (key !== undefined) return buckets.get(key)?.length ?? 0;
+  let n = 0;
+  for (const list of buckets.values()) n += list.length;
+  return n;
+}
+
+/** Close every idle connection (worker stop). */
+export function closeIdle(): void {
+  for (const list of [...buckets.values()]) for (const up of [...list]) up.destroy();
+  buckets.clear();
+}
+
+function purge(now: number): void {
+  for (const list of buckets.values()) {
+    // Oldest first: the front of each list.
+    while (list.length > 0 && now - list[0]!.idleSince >= POOL_IDLE_MS) list[0]!.destroy();
+  }
+}
+
+// --------------------------------------------------------------------------- ticker
+
+/** Something with deadlines, checked by the ticker. */
+export interface Ticking {
+  onTick(now: number): void;
+}
+
+export const TICK_MS = 100;
+
+const ticking = new Set<Ticking>();
+let timer: NodeJS.Timeout | undefined;
+let lastPurge = 0;
+/** The time as of the last tick (or the ticker's start): deadlines are coarse, reading it is free. */
+let clock = Date.now();
+
+/** Coarse current time in ms (at most TICK_MS behind while connections exist). */
+export function now(): number {
+  return clock;
+}
+
+function tick(): void {
+  const t0 = (clock = Date.now());
+  for (const t of ticking) t.onTick(t0);
+  if (t0 - lastPurge >= 1000) {
+    lastPurge = t0;
+    purge(t0);
+  }
+  if (ticking.size === 0 && buckets.size === 0) stopTicker();
+}
+
+function startTicker(): void {
+  if (timer) return;
+  clock = Date.now();
+  timer = setInterval(tick, TICK_MS);
+  timer.unref();
+}
+
+function stopTicker(): void {
+  if (timer) clearInterval(timer);
+  timer = undefined;
+}
+
+export function watch(t: Ticking): void {
+  ticking.add(t);
+  startTicker();
+}
+
+export function unwatch(t: Ticking): void {
+  ticking.delete(t);
+}

@@ -1,0 +1,147 @@
+// A worker's listening sockets, one per `bind` line, kept across reloads.
+//
+// Every worker opens every bind with SO_REUSEPORT: the kernel spreads new connections over
+// the workers' sockets (and, during a `-sf` upgrade, over the old and the new process).
+// On reload, a bind whose address, port and family did not change keeps its socket — closing
+// a listening socket resets the connections waiting in its accept queue — and is only
+// re-pointed at the frontend that now owns it; new binds open; binds no longer in the config
+// close (connections they accepted go on).
+
+import net from 'node:net';
+import type { Plan } from '../compile/plan.ts';
+import * as log from './log.ts';
+import type { BindError } from './messages.ts';
+
+/** Default listen() backlog when neither `backlog` nor a frontend maxconn is set. */
+const DEFAULT_BACKLOG = 1024;
+
+export interface BindSpec {
+  /** Identity across reloads: host, port, family, and the how-many-th bind of that address. */
+  key: string;
+  frontend: string;
+  /** Address given to listen(): '' and '*' mean 0.0.0.0 (IPv4 any), as in HAProxy. */
+  host: string;
+  port: number;
+  /** `v6only` on the bind; `::` is dual stack otherwise (`v4v6`, Linux's default). */
+  ipv6Only: boolean;
+  backlog: number;
+  /** `addr:port` as HAProxy prints it in messages. */
+  label: string;
+}
+
+/** The binds a plan asks for, in config order (disabled frontends have none). */
+export function bindSpecs(plan: Plan): BindSpec[] {
+  const disabled = new Set(plan.config.frontends.filter((f) => f.disabled).map((f) => f.name));
+  const seen = new Map<string, number>();
+  const out: BindSpec[] = [];
+  for (const fe of plan.frontends) {
+    if (disabled.has(fe.name)) continue;
+    for (const bind of fe.binds) {
+      const host = bind.address === '' || bind.address === '*' ? '0.0.0.0' : bind.address;
+      const ipv6Only = bind.options['v6only'] !== undefined;
+      const base = `${host}|${bind.port}|${ipv6Only ? 'v6only' : ''}`;
+      const n = (seen.get(base) ?? 0) + 1;
+      seen.set(base, n);
+      const backlogOpt = Number(bind.options['backlog']);
+      const backlog = Number.isInteger(backlogOpt) && backlogOpt > 0 ? backlogOpt : fe.maxconn || DEFAULT_BACKLOG;
+      out.push({
+        key: `${base}#${n}`,
+        frontend: fe.name,
+        host,
+        port: bind.port,
+        ipv6Only,
+        backlog,
+        label: host.includes(':') ? `[${host}]:${bind.port}` : `${host}:${bind.port}`,
+      });
+    }
+  }
+  return out;
+}
+
+export interface Listener {
+  readonly spec: BindSpec;
+  /** Frontend that gets this socket's connections; changes on reload. */
+  frontend: string;
+  readonly server: net.Server;
+}
+
+export type ConnectionHandler = (listener: Listener, socket: net.Socket) => void;
+
+export class ListenerSet {
+  readonly #byKey = new Map<string, Listener>();
+  readonly #onConnection: ConnectionHandler;
+
+  constructor(onConnection: ConnectionHandler) {
+    this.#onConnection = onConnection;
+  }
+
+  get size(): number {
+    return this.#byKey.size;
+  }
+
+  /** Keep, open and close listeners so that exactly `specs` are served. */
+  async apply(specs: BindSpec[]): Promise<BindError[]> {
+    const wanted = new Set(specs.map((s) => s.key));
+    for (const [key, l] of this.#byKey) {
+      if (!wanted.has(key)) {
+        this.#byKey.delete(key);
+        l.server.close();
+      }
+    }
+    const errors: BindError[] = [];
+    await Promise.all(
+      specs.map(async (spec) => {
+        const kept = this.#byKey.get(spec.key);
+        if (kept) {
+          kept.frontend = spec.frontend;
+          return;
+        }
+        try {
+          this.#byKey.set(spec.key, await this.#open(spec));
+        } catch (err) {
+          errors.push({ frontend: spec.frontend, address: spec.label, reason: bindReason(err) });
+        }
+      }),
+    );
+    return errors;
+  }
+
+  /** Stop accepting on every socket (connections already accepted are not touched). */
+  closeAll(): void {
+    for (const l of this.#byKey.values()) l.server.close();
+    this.#byKey.clear();
+  }
+
+  #open(spec: BindSpec): Promise<Listener> {
+    const server = net.createServer({ allowHalfOpen: true, noDelay: true });
+    const listener: Listener = { spec, frontend: spec.frontend, server };
+    server.on('connection', (socket: net.Socket) => this.#onConnection(listener, socket));
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(
+        { host: spec.host, port: spec.port, reusePort: true, ipv6Only: spec.ipv6Only, backlog: spec.backlog },
+        () => {
+          server.off('error', reject);
+          // After listen, errors are accept() failures (EMFILE...): report, keep serving.
+          server.on('error', (err) => log.alert(`frontend ${listener.frontend}: accept on ${spec.label}: ${log.errorText(err)}`));
+          resolve(listener);
+        },
+      );
+    });
+  }
+}
+
+/** "Address already in use" from an EADDRINUSE error, as HAProxy words it. */
+function bindReason(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  switch (code) {
+    case 'EADDRINUSE':
+      return 'Address already in use';
+    case 'EADDRNOTAVAIL':
+      return 'Cannot assign requested address';
+    case 'EACCES':
+      return 'Permission denied';
+    default:
+      return log.errorText(err);
+  }
+}

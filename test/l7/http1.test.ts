@@ -1,0 +1,618 @@
+// The mode-http engine over loopback sockets: framing, keep-alive on both sides, pipelining,
+// interim responses, upgrades and every status the engine answers by itself.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import net from 'node:net';
+import { T } from '../../proxy-core/runtime/counters.ts';
+import { compilePlan, countSlots } from '../../proxy-core/compile/compile.ts';
+import { allocateCounters, Counters } from '../../proxy-core/runtime/counters.ts';
+import {
+  backend,
+  Client,
+  config,
+  deadPort,
+  frontend,
+  oneShot,
+  options,
+  server,
+  startHttpMember,
+  startProxy,
+  startRawMember,
+  until,
+  where,
+  type HttpMember,
+  type RawMember,
+  type TestProxy,
+} from './harness.ts';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function proxyTo(ports: number[], be: Parameters<typeof backend>[2] = {}, fe: Parameters<typeof frontend>[1] = {}) {
+  const cfg = config(
+    [frontend('fe', { defaultBackend: 'be', ...fe })],
+    [backend('be', ports.map((p, i) => server(`s${i + 1}`, p)), be)],
+  );
+  const proxy = await startProxy(cfg);
+  cleanups.push(() => proxy.close());
+  return proxy;
+}
+
+async function member(name = 'm1', handler?: Parameters<typeof startHttpMember>[1]): Promise<HttpMember> {
+  const m = await startHttpMember(name, handler);
+  cleanups.push(() => m.close());
+  return m;
+}
+
+async function raw(onData: Parameters<typeof startRawMember>[0]): Promise<RawMember> {
+  const m = await startRawMember(onData);
+  cleanups.push(() => m.close());
+  return m;
+}
+
+async function client(proxy: TestProxy): Promise<Client> {
+  const c = await Client.connect(proxy.port);
+  cleanups.push(() => c.close());
+  return c;
+}
+
+const beSlot = (p: TestProxy) => p.plan.backends[0]!.slot;
+const srvSlot = (p: TestProxy, i = 0) => p.plan.backends[0]!.members[i]!.slot;
+const feSlot = (p: TestProxy) => p.plan.frontends[0]!.slot;
+
+describe('keep-alive', () => {
+  it('serves many requests on one client connection over one reused member connection', async () => {
+    const m = await member();
+    const proxy = await proxyTo([m.port]);
+    const c = await client(proxy);
+    for (let i = 0; i < 5; i++) {
+      c.send(`GET /r${i} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      const r = await c.response();
+      expect(r.status).toBe(200);
+      expect(r.body).toBe(`m1 GET /r${i}`);
+    }
+    expect(c.isClosed).toBe(false);
+    expect(m.received.map((r) => r.url)).toEqual(['/r0', '/r1', '/r2', '/r3', '/r4']);
+    expect(m.connections).toBe(1);
+    expect(m.received.every((r) => r.conn === 0)).toBe(true);
+    expect(proxy.total(beSlot(proxy), T.connReuse)).toBe(4);
+    expect(proxy.total(feSlot(proxy), T.reqTot)).toBe(5);
+    expect(proxy.total(srvSlot(proxy), T.hrsp2xx)).toBe(5);
+  });
+
+  it('http-reuse safe: a new client connection never takes an idle member connection for its first request', async () => {
+    const m = await member();
+    const proxy = await proxyTo([m.port]);
+    const a = await client(proxy);
+    a.send('GET /a HTTP/1.1\r\nHost: x\r\n\r\n');
+    await a.response();
+    const b = await client(proxy);
+    b.send('GET /b1 HTTP/1.1\r\nHost: x\r\n\r\n');
+    await b.response();
+    expect(m.connections).toBe(2);
+    // Second request of b may use any idle connection: no third connection.
+    b.send('GET /b2 HTTP/1.1\r\nHost: x\r\n\r\n');
+    await b.response();
+    expect(m.connections).toBe(2);
+  });
+
+  it('http-reuse always: the first request of a new client connection reuses an idle one', async () => {
+    const m = await member();
+    const proxy = await proxyTo([m.port], { httpReuse: 'always' });
+    for (let i = 0; i < 3; i++) {
+      const r = await oneShot(proxy.port, `GET /${i} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      expect(r.status).toBe(200);
+    }
+    expect(m.connections).toBe(1);
+  });
+
+  it('retries on a new connection when a reused member connection was closed by the member', async () => {
+    // The member closes every connection right after its first response, without saying so.
+    const m = await raw((s, got) => {
+      const n = got.split('\r\n\r\n').length - 1;
+      if (n === 1) s.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    });
+    const proxy = await proxyTo([m.port]);
+    const c = await client(proxy);
+    c.send('GET /1 HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect((await c.response()).status).toBe(200);
+    await until(() => m.connections === 1);
+    await new Promise((r) => setTimeout(r, 50));
+    c.send('GET /2 HTTP/1.1\r\nHost: x\r\n\r\n');
+    const r = await c.response();
+    expect(r.status).toBe(200);
+    expect(r.body).toBe('ok');
+    expect(m.connections).toBe(2);
+  });
+
+  it('closes after the response when the client says Connection: close, and tells the member', async () => {
+    const m = await member();
+    const proxy = await proxyTo([m.port]);
+    const c = await client(proxy);
+    c.send('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const r = await c.response();
+    expect(r.status).toBe(200);
+    expect(r.headers.connection).toBe('close');
+    await c.waitClosed();
+    expect(m.received[0]!.headers.connection).toBe('close');
+  });
+
+  it('keeps the client connection when the member says Connection: close, without forwarding it', async () => {
+    const m = await member('m1', (_req, res) => {
+      res.setHeader('connection', 'close');
+      res.setHeader('content-length', '2');
+      res.end('hi');
+    });
+    const proxy = await proxyTo([m.port]);
+    const c = await client(proxy);
+    for (let i = 0; i < 2; i++) {
+      c.send('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+      const r = await c.response();
+      expect(r.body).toBe('hi');
+      expect(r.headers.connection).toBeUndefined();
+    }
+    expect(c.isClosed).toBe(false);
+    expect(m.connections).toBe(2);
+  });
+
+  it('HTTP/1.0 without keep-alive: answer then close; with keep-alive: say so and stay', async () => {
+    const m = await member();
+    const proxy = await proxyTo([m.port]);
+    const c1 = await client(proxy);
+    c1.send('GET /a HTTP/1.0\r\n\r\n');
+    const r1 = await c1.response();
+    expect(r1.status).toBe(200);
+    expect(r1.headers.connection).toBe('close');
+    await c1.waitClosed();
+
+    const c2 = await client(proxy);
+    c2.send('GET /b HTTP/1.0\r\nConnection: keep-alive\r\n\r\n');
+    const r2 = await c2.response();
+    expect(r2.headers.connection).toBe('keep-alive');
+    c2.send('GET /c HTTP/1.0\r\nConnection: keep-alive\r\n\r\n');
+    expect((await c2.response()).body).toBe('m1 GET /c');
+    expect(c2.isClosed).toBe(false);
+    // The member saw HTTP/1.0 requests with keep-alive asked for on its side.
+    expect(m.received[1]!.httpVersion).toBe('1.0');
+    expect(m.received[1]!.headers.connection).toBe('keep-alive');
+  });
+
+  it('closes an idle keep-alive connection silently after timeout http-keep-alive', async () => {
+    const m = await member();
+    const proxy = await proxyTo([m.port], {}, { timeouts: { client: 5000, httpKeepAlive: 300 } });
+    const c = await client(proxy);
+    c.send('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await c.response();
+    await c.waitClosed(5000);
+    expect(c.unread).toBe('');
+  });
+
+  it('answers pipelined requests in order', async () => {
+    const m = await member();
+    const proxy = await proxyTo([m.port]);
+    const c = await client(proxy);
+    c.send(
+      'GET /1 HTTP/1.1\r\nHost: x\r\n\r\n' +
+        'POST /2 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello' +
+        'GET /3 HTTP/1.1\r\nHost: x\r\n\r\n',
+    );
+    const bodies = [];
+    for (let i = 0; i < 3; i++) bodies.push((await c.response()).body);
+    expect(bodies).toEqual(['m1 GET /1', 'm1 POST /2', 'm1 GET /3']);
+    expect(m.received[1]!.body.toString()).toBe('hello');
+  });
+});
+
+describe('bodies', () => {
+  it('streams a Content-Length request body and a Content-Length response', async () => {
+    const m = await member('m1', (_req, res, body) => {
+      res.writeHead(200, { 'content-length': body.length });
+      res.end(body);
+    });
+    const proxy = await proxyTo([m.port]);
+    const c = await client(proxy);
+    const big = Buffer.alloc(300_000, 'abcdefghij');
+    c.send(`POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: ${big.length}\r\n\r\n`);
+    c.send(big);
+    const r = await c.response();
+    expect(r.status).toBe(200);
+    expect(r.body.length).toBe(big.length);
+    expect(Buffer.from(r.body, 'latin1').equals(big)).toBe(true);
+    expect(m.received[0]!.body.equals(big)).toBe(true);
+    expect(proxy.total(feSlot(proxy), T.bin)).toBeGreaterThan(big.length);
+    expect(proxy.total(srvSlot(proxy), T.bout)).toBeGreaterThan(big.length);
+  });
+
+  it('forwards a chunked request body and a chunked response unchanged', async () => {
+    const m = await member('m1', (_req, res, body) => {
+      res.writeHead(200, { 'content-type': 'text/plain' }); // node chunks it
+      res.write('part1-');
+      res.end(body);
+    });
+    const proxy = await proxyTo([m.port]);
+    const c = await client(proxy);
+    const chunked = '5\r\nhello\r\n6;x=y\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n';
+    c.send(`POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${chunked}`);
+    const r = await c.response();
+    expect(r.status).toBe(200);
+    expect(r.headers['transfer-encoding']).toBe('chunked');
+    expect(r.body).toBe('part1-hello world');
+    expect(m.received[0]!.body.toString()).toBe('hello world');
+    // Keep-alive holds after a chunked exchange.
+    c.send('GET /next HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect((await c.response()).status).toBe(200);
+  });
+
+  it('a chunked request body split over many writes arrives whole', async () => {
+    const m = await member();
+    const proxy = await proxyTo([m.port]);
+    const c = await client(proxy);
+    const msg = 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\n3\r\nabc\r\n0\r\n\r\n';
+    for (const ch of msg) {
+      c.send(ch);
+      await new Promise((r) => setImmediate(r));
+    }
+    expect((await c.response()).status).toBe(200);
+    expect(m.received[0]!.body.toString()).toBe('0123456789abc');
+  });
+
+  it('HEAD, 204 and 304 responses carry no body and keep the framing of the connection', async () => {
+    const m = await raw((s, got) => {
+      const reqs = got.split('\r\n\r\n').length - 1;
+      const last = got.split('\r\n\r\n')[reqs - 1]!;
+      if (last.startsWith('HEAD')) s.write('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n');
+      else if (last.includes('/nc')) s.write('HTTP/1.1 204 No Content\r\n\r\n');
+      else if (last.includes('/nm')) s.write('HTTP/1.1 304 Not Modified\r\nContent-Length: 50\r\n\r\n');
+      else s.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nbody');
+    });
+    const proxy = await proxyTo([m.port]);
+    const c = await client(proxy);
+    c.send('HEAD / HTTP/1.1\r\nHost: x\r\n\r\n');
+    const h = await c.response({ head: true });
+    expect(h.raw).toBe('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n');
+    c.send('GET /nc HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect((await c.response()).raw).toBe('HTTP/1.1 204 No Content\r\n\r\n');
+    c.send('GET /nm HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect((await c.response()).raw).toBe('HTTP/1.1 304 Not Modified\r\nContent-Length: 50\r\n\r\n');
+    c.send('GET /x HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect((await c.response()).body).toBe('body');
+    expect(c.unread).toBe('');
+    expect(m.connections).toBe(1);
+  });
+
+  it('a response without length is forwarded until the member closes, then the client is closed', async () => {
+    const m = await raw((s) => s.end('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nstream until close'));
+    const proxy = await proxyTo([m.port]);
+    const c = await client(proxy);
+    c.send('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    const r = await c.response();
+    expect(r.body).toBe('stream until close');
+    expect(r.headers.connection).toBe('close');
+    await c.waitClosed();
+  });
+
+  it('relays 100 Continue to a client that waits for it before sending the body', async () => {
+    const m = await member('m1', (_req, res, body) => {
+      res.writeHead(201, { 'content-length': body.length });
+      res.end(body);
+    });
+    const proxy = await proxyTo([m.port]);
+    const c = await client(proxy);
+    c.send('PUT /f HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n');
+    const interim = await c.response();
+    expect(interim.status).toBe(100);
+    expect(interim.raw).toBe('HTTP/1.1 100 Continue\r\n\r\n');
+    c.send('data');
+    const r = await c.response();
+    expect(r.status).toBe(201);
+    expect(r.body).toBe('data');
+    expect(m.received[0]!.headers.expect).toBe('100-continue');
+  });
+});
+
+describe('upgrade', () => {
+  it('turns into a raw tunnel after 101 Switching Protocols', async () => {
+    const m = await raw((s, got) => {
+      if (!s.listenerCount('tunnel-started')) {
+        s.on('tunnel-started', () => {});
+        s.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+        const rest = got.slice(got.indexOf('\r\n\r\n') + 4);
+        if (rest) s.write(`echo:${rest}`);
+        s.on('data', (d: Buffer) => s.write(`echo:${d.toString('latin1')}`));
+        s.on('end', () => s.end());
+      }
+    });
+    const proxy = await proxyTo([m.port]);
+    const c = await client(proxy);
+    c.send('GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+    const r = await c.response();
+    expect(r.status).toBe(101);
+    c.send('frame-1');
+    await until(() => c.unread.includes('echo:frame-1'));
+    c.send('frame-2');
+    await until(() => c.unread.includes('echo:frame-2'));
+    // The member saw the upgrade headers.
+    expect(m.data[0]).toContain('Connection: Upgrade\r\n');
+    expect(m.data[0]).toContain('Upgrade: websocket\r\n');
+    c.socket.end();
+    await c.waitClosed();
+  });
+});
+
+describe('statuses the engine answers', () => {
+  it('503 when the backend has no usable member', async () => {
+    const m = await member();
+    const proxy = await proxyTo([m.port]);
+    // Put the only member in maintenance.
+    proxy.counters.setGauge(srvSlot(proxy), 4 /* G.state */, 3 /* maint */);
+    const r = await oneShot(proxy.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(r.status).toBe(503);
+    expect(r.headers.connection).toBe('close');
+    expect(r.headers['content-type']).toBe('text/html');
+    expect(Number(r.headers['content-length'])).toBe(Buffer.byteLength(r.body, 'latin1'));
+    expect(proxy.total(feSlot(proxy), T.hrsp5xx)).toBe(1);
+    expect(m.received.length).toBe(0);
+  });
+
+  it('503 when every connect attempt is refused after the retries', async () => {
+    const port = await deadPort();
+    const proxy = await proxyTo([port], { retries: 1, timeouts: { connect: 500, server: 2000 } });
+    const r = await oneShot(proxy.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(r.status).toBe(503);
+    expect(proxy.total(beSlot(proxy), T.econ)).toBe(1);
+  });
+
+  it('504 when the member does not answer within timeout server', async () => {
+    const m = await raw(() => {});
+    const proxy = await proxyTo([m.port], { timeouts: { connect: 1000, server: 300 } });
+    const c = await client(proxy);
+    c.send('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    const r = await c.response();
+    expect(r.status).toBe(504);
+    await c.waitClosed();
+    expect(proxy.total(beSlot(proxy), T.eresp)).toBe(1);
+  });
+
+  it('502 when the member resets the connection before answering', async () => {
+    const m = await raw((s) => s.resetAndDestroy());
+    const proxy = await proxyTo([m.port]);
+    const r = await oneShot(proxy.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(r.status).toBe(502);
+    expect(proxy.total(srvSlot(proxy), T.eresp)).toBe(1);
+  });
+
+  it('502 when the member sends an invalid response head', async () => {
+    const m = await raw((s) => s.write('HTTP/1.1 OK\r\nfoo\r\n\r\n'));
+    const proxy = await proxyTo([m.port]);
+    const r = await oneShot(proxy.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(r.status).toBe(502);
+  });
+
+  it('502 when the member closes after part of a head', async () => {
+    const m = await raw((s) => s.end('HTTP/1.1 200 OK\r\nContent-Le'));
+    const proxy = await proxyTo([m.port]);
+    const r = await oneShot(proxy.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(r.status).toBe(502);
+  });
+
+  it('the client connection is cut when the member dies in the middle of a body', async () => {
+    const m = await raw((s) => {
+      s.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial');
+      setTimeout(() => s.destroy(), 50);
+    });
+    const proxy = await proxyTo([m.port]);
+    const c = await client(proxy);
+    c.send('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await c.waitClosed();
+    expect(c.unread).toBe('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial');
+    expect(proxy.total(srvSlot(proxy), T.srvAbrt)).toBe(1);
+  });
+
+  const malformed: [string, string, number][] = [
+    ['Content-Length with Transfer-Encoding', 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400],
+    ['two different Content-Length', 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd', 400],
+    ['bad chunk size', 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n', 400],
+    ['bare CR', 'GET / HTTP/1.1\r\nHost: x\rY: z\r\n\r\n', 400],
+    ['obs-fold', 'GET / HTTP/1.1\r\nHost: x\r\nX-A: b\r\n  c\r\n\r\n', 400],
+    ['space before colon', 'GET / HTTP/1.1\r\nHost : x\r\n\r\n', 400],
+    ['Transfer-Encoding not ending in chunked', 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n', 400],
+    ['Transfer-Encoding with a coding before chunked', 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n', 422],
+    ['HTTP/1.0 GET with a body', 'GET / HTTP/1.0\r\nContent-Length: 2\r\n\r\nab', 413],
+    ['garbage request line', 'HELLO\r\n\r\n', 400],
+  ];
+  for (const [what, request, status] of malformed) {
+    it(`${status} for ${what}, and the member sees nothing`, async () => {
+      const m = await member();
+      const proxy = await proxyTo([m.port]);
+      const c = await client(proxy);
+      c.send(request);
+      const r = await c.response();
+      expect(r.status).toBe(status);
+      expect(r.headers.connection).toBe('close');
+      await c.waitClosed();
+      expect(m.received.length).toBe(0);
+      expect(proxy.total(feSlot(proxy), T.ereq)).toBe(1);
+    });
+  }
+
+  it('400 for a request head larger than tune.bufsize - tune.maxrewrite, as HAProxy', async () => {
+    const m = await member();
+    const proxy = await proxyTo([m.port]);
+    // 15360 bytes fit (16384 - 1024); a head of 16000 does not.
+    const fits = `GET / HTTP/1.1\r\nHost: x\r\nX-Pad: ${'a'.repeat(15000)}\r\n\r\n`;
+    expect((await oneShot(proxy.port, fits)).status).toBe(200);
+    const c = await client(proxy);
+    c.send(`GET / HTTP/1.1\r\nHost: x\r\nX-Pad: ${'a'.repeat(16000)}\r\n`);
+    const r = await c.response();
+    expect(r.status).toBe(400);
+    await c.waitClosed();
+    expect(m.received.length).toBe(1);
+  });
+
+  it('408 when the head is not complete within timeout http-request', async () => {
+    const m = await member();
+    const proxy = await proxyTo([m.port], {}, { timeouts: { client: 5000, httpRequest: 300 } });
+    const c = await client(proxy);
+    c.send('GET / HTTP/1.1\r\nHost: x\r\n');
+    const r = await c.response();
+    expect(r.status).toBe(408);
+    await c.waitClosed();
+    expect(m.received.length).toBe(0);
+  });
+
+  it('408 also when a first request never starts, silence when a later one never starts', async () => {
+    const m = await member();
+    const proxy = await proxyTo([m.port], {}, { timeouts: { client: 5000, httpRequest: 300, httpKeepAlive: 300 } });
+    const c = await client(proxy);
+    expect((await c.response()).status).toBe(408);
+  });
+
+  it('serves members on IPv4 and counts the client session in the frontend and global gauges', async () => {
+    const m = await member();
+    const proxy = await proxyTo([m.port]);
+    const c = await client(proxy);
+    c.send('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await c.response();
+    expect(proxy.counters.gauge(feSlot(proxy), 0)).toBe(1);
+    expect(proxy.counters.gauge(0, 0)).toBe(1);
+    c.close();
+    await until(() => proxy.counters.gauge(feSlot(proxy), 0) === 0);
+    expect(proxy.counters.gauge(0, 0)).toBe(0);
+    expect(proxy.counters.gauge(srvSlot(proxy), 0)).toBe(0);
+    expect(proxy.env.tracked).toBe(0);
+  });
+
+  it('soft stop: the next response says Connection: close and the connection ends', async () => {
+    const m = await member();
+    const proxy = await proxyTo([m.port]);
+    const c = await client(proxy);
+    c.send('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect((await c.response()).headers.connection).not.toBe('close');
+    proxy.env.stopping = true;
+    c.send('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect((await c.response()).headers.connection).toBe('close');
+    await c.waitClosed();
+  });
+
+  it('a client that closes mid-body is counted as a client abort and frees the member slot', async () => {
+    const m = await member();
+    const proxy = await proxyTo([m.port]);
+    const c = await client(proxy);
+    c.send('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly-some');
+    await until(() => m.connections === 1);
+    await new Promise((r) => setTimeout(r, 50));
+    c.close();
+    await until(() => proxy.total(feSlot(proxy), T.cliAbrt) === 1);
+    await until(() => proxy.counters.gauge(srvSlot(proxy), 0) === 0);
+  });
+});
+
+describe('connection modes and reloads', () => {
+  it('http-reuse never: a client keeps its own member connection, never shared', async () => {
+    const m = await member();
+    const proxy = await proxyTo([m.port], { httpReuse: 'never' });
+    const a = await client(proxy);
+    for (let i = 0; i < 3; i++) {
+      a.send(`GET /a${i} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      expect((await a.response()).status).toBe(200);
+    }
+    expect(m.connections).toBe(1);
+    const b = await client(proxy);
+    for (let i = 0; i < 2; i++) {
+      b.send(`GET /b${i} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      expect((await b.response()).status).toBe(200);
+    }
+    expect(m.connections).toBe(2);
+    expect(m.received.filter((r) => r.url.startsWith('/a')).every((r) => r.conn === 0)).toBe(true);
+    expect(m.received.filter((r) => r.url.startsWith('/b')).every((r) => r.conn === 1)).toBe(true);
+  });
+
+  it('option http-server-close: the member connection closes after each request, the client stays', async () => {
+    const m = await member();
+    const proxy = await proxyTo([m.port], { options: options({ httpServerClose: true }) });
+    const c = await client(proxy);
+    for (let i = 0; i < 3; i++) {
+      c.send(`GET /${i} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      const r = await c.response();
+      expect(r.status).toBe(200);
+      expect(r.headers.connection).not.toBe('close');
+    }
+    expect(c.isClosed).toBe(false);
+    expect(m.connections).toBe(3);
+    expect(m.received.every((r) => r.headers.connection === 'close')).toBe(true);
+  });
+
+  it('a reload applies from the next request of a kept-alive connection', async () => {
+    const m1 = await member('old');
+    const m2 = await member('new');
+    const proxy = await proxyTo([m1.port]);
+    const c = await client(proxy);
+    c.send('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect((await c.response()).body).toBe('old GET /');
+    const cfg2 = config([frontend('fe', { defaultBackend: 'be2' })], [backend('be2', [server('n1', m2.port)])]);
+    proxy.env.plan = compilePlan(cfg2, new Counters(allocateCounters(countSlots(cfg2), 1), countSlots(cfg2), 0), 2, true);
+    c.send('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect((await c.response()).body).toBe('new GET /');
+    expect(c.isClosed).toBe(false);
+  });
+});
+
+describe('more statuses', () => {
+  it('408 when a request body stops arriving for timeout client', async () => {
+    const m = await member();
+    const proxy = await proxyTo([m.port], {}, { timeouts: { client: 300 } });
+    const c = await client(proxy);
+    c.send('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc');
+    const r = await c.response();
+    expect(r.status).toBe(408);
+    await c.waitClosed();
+  });
+
+  it('a denied HEAD request gets the error head without a body', async () => {
+    const m = await member();
+    const cfg = config(
+      [frontend('fe', { defaultBackend: 'be', httpRequest: [{ action: 'deny', where: where() }] })],
+      [backend('be', [server('s1', m.port)])],
+    );
+    const proxy = await startProxy(cfg);
+    cleanups.push(() => proxy.close());
+    const c = await client(proxy);
+    c.send('HEAD / HTTP/1.1\r\nHost: x\r\n\r\n');
+    const r = await c.response({ head: true });
+    expect(r.status).toBe(403);
+    await c.waitClosed();
+    expect(c.unread).toBe('');
+  });
+
+  it('a final answer to Expect: 100-continue instead of 100 ends the connection after it', async () => {
+    const m = await raw((s) => s.write('HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n\r\n'));
+    const proxy = await proxyTo([m.port]);
+    const c = await client(proxy);
+    c.send('PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n');
+    const r = await c.response();
+    expect(r.status).toBe(417);
+    expect(r.headers.connection).toBe('close');
+    await c.waitClosed();
+  });
+});
+
+describe('member connection pool', () => {
+  it('drops an idle member connection that the member closes', async () => {
+    const sockets: net.Socket[] = [];
+    const m = await raw((s) => {
+      sockets.push(s);
+      s.write('HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx');
+    });
+    const proxy = await proxyTo([m.port]);
+    const c = await client(proxy);
+    c.send('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await c.response();
+    sockets[0]!.end();
+    await new Promise((r) => setTimeout(r, 100));
+    c.send('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect((await c.response()).status).toBe(200);
+    expect(m.connections).toBe(2);
+  });
+});

@@ -1,0 +1,88 @@
+// Bind addresses as HAProxy reads them: '' and '*' are IPv4 any, '::' is dual stack unless
+// `v6only`, IPv6 literals bind that address. (Tests only listen on loopback: the any-address
+// cases are checked on the listen() arguments, without opening them.)
+
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Bind } from '../../proxy-core/config/model.ts';
+import type { Plan } from '../../proxy-core/compile/plan.ts';
+import { bindSpecs } from '../../proxy-core/runtime/listeners.ts';
+import { refused, tcpExchange } from '../helpers/clients.ts';
+import { startTcpMember, type Member } from '../helpers/members.ts';
+import { freePort, startProxy, stopAllProxies } from '../helpers/proxy.ts';
+
+let member: Member | undefined;
+afterEach(async () => {
+  await stopAllProxies();
+  await member?.close();
+});
+
+const where = { file: 't.cfg', line: 1 };
+const bind = (address: string, port: number, options: Record<string, string | true> = {}): Bind => ({ address, port, acceptProxy: false, options, where });
+
+/** Just what bindSpecs reads of a plan. */
+function planOf(frontends: { name: string; binds: Bind[]; maxconn?: number; disabled?: boolean }[]): Plan {
+  return {
+    config: { frontends: frontends.map((f) => ({ name: f.name, disabled: f.disabled ?? false })) },
+    frontends: frontends.map((f) => ({ name: f.name, binds: f.binds, maxconn: f.maxconn ?? 0 })),
+  } as unknown as Plan;
+}
+
+describe('bind addresses', () => {
+  it("'' and '*' listen on 0.0.0.0; '::' is dual stack, 'v6only' is not; labels as HAProxy prints them", () => {
+    const specs = bindSpecs(
+      planOf([{ name: 'fe', binds: [bind('', 80), bind('*', 81), bind('::', 82), bind('::', 83, { v6only: true }), bind('2001:db8::10', 84)] }]),
+    );
+    expect(specs.map((s) => [s.host, s.port, s.ipv6Only, s.label])).toEqual([
+      ['0.0.0.0', 80, false, '0.0.0.0:80'],
+      ['0.0.0.0', 81, false, '0.0.0.0:81'],
+      ['::', 82, false, '[::]:82'],
+      ['::', 83, true, '[::]:83'],
+      ['2001:db8::10', 84, false, '[2001:db8::10]:84'],
+    ]);
+  });
+
+  it('a bind keeps its identity across configs (so a reload keeps its socket) whichever frontend owns it', () => {
+    const before = bindSpecs(planOf([{ name: 'a', binds: [bind('10.0.0.1', 80)] }, { name: 'b', binds: [bind('10.0.0.1', 443)] }]));
+    const after = bindSpecs(planOf([{ name: 'c', binds: [bind('10.0.0.1', 443)] }, { name: 'a', binds: [bind('10.0.0.1', 80)] }]));
+    expect(new Set(after.map((s) => s.key))).toEqual(new Set(before.map((s) => s.key)));
+    expect(after.find((s) => s.port === 443)!.frontend).toBe('c');
+  });
+
+  it('backlog: the bind option, else the frontend maxconn; disabled frontends open nothing', () => {
+    const specs = bindSpecs(
+      planOf([
+        { name: 'a', maxconn: 5000, binds: [bind('127.0.0.1', 80), bind('127.0.0.1', 81, { backlog: '128' })] },
+        { name: 'off', disabled: true, binds: [bind('127.0.0.1', 82)] },
+      ]),
+    );
+    expect(specs.map((s) => [s.port, s.backlog])).toEqual([
+      [80, 5000],
+      [81, 128],
+    ]);
+  });
+
+  it("'::1:PORT v6only' and '[::1]:PORT' serve IPv6 loopback clients only", async () => {
+    member = await startTcpMember('m1');
+    const [a, b] = [await freePort('::1'), await freePort('::1')];
+    await startProxy(`global
+    maxconn 100
+
+defaults
+    mode tcp
+    timeout client 10s
+    timeout server 10s
+    timeout connect 2s
+
+frontend fe
+    bind ::1:${a} v6only
+    bind [::1]:${b}
+    default_backend be
+
+backend be
+    server m1 127.0.0.1:${member.port}
+`);
+    expect(await tcpExchange(a, 'x\n', { host: '::1' })).toBe('m1:x\n');
+    expect(await tcpExchange(b, 'y\n', { host: '::1' })).toBe('m1:y\n');
+    expect(await refused(a, '127.0.0.1')).toBe(true);
+  });
+});

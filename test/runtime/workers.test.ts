@@ -1,0 +1,67 @@
+// Worker threads: nbthread workers share the binds (SO_REUSEPORT); a worker that dies is
+// replaced while the others keep serving.
+
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { tcpExchange } from '../helpers/clients.ts';
+import { startTcpMember, type Member } from '../helpers/members.ts';
+import { freePort, startProxy, statsCommand, stopAllProxies } from '../helpers/proxy.ts';
+import { proxyConfig } from './configs.ts';
+import { runLoad } from './load.ts';
+
+let member: Member | undefined;
+afterEach(async () => {
+  await stopAllProxies();
+  await member?.close();
+});
+
+describe('worker threads', () => {
+  it('nbthread 2 serves every request (the kernel spreads connections over both workers)', async () => {
+    member = await startTcpMember('m1');
+    const port = await freePort();
+    let sock = '';
+    await startProxy((dir) => proxyConfig({ port, nbthread: 2, members: [member!], statsSocket: (sock = join(dir, 'lb.sock')) }));
+    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => tcpExchange(port, `r${i}\n`)));
+    expect(answers).toEqual(Array.from({ length: 40 }, (_, i) => `m1:r${i}\n`));
+    expect(await statsCommand(sock, 'show info')).toMatch(/^Nbthread: 2$/m);
+  });
+
+  it('a worker that crashes is replaced while the other keeps serving; requests keep succeeding', async () => {
+    member = await startTcpMember('m1');
+    const port = await freePort();
+    let sock = '';
+    const proxy = await startProxy((dir) => proxyConfig({ port, nbthread: 2, members: [member!], statsSocket: (sock = join(dir, 'lb.sock')) }), {
+      env: { AMPHORA_TS_TEST_HOOKS: '1' },
+    });
+    for (let i = 0; i < 10; i++) expect(await tcpExchange(port, `before${i}\n`)).toBe(`m1:before${i}\n`);
+
+    const from = proxy.stderr.length;
+    // Answers once worker 0 has exited: its listening sockets are gone, worker 1 serves alone
+    // until the replacement has opened its own.
+    expect(await statsCommand(sock, 'test crash-worker 0')).toMatch(/^worker 0 exited\n/);
+    const load = runLoad(port, { conns: 3, persistent: 1 });
+    await proxy.waitForStderr(/worker 0 replaced/, { from });
+    for (let i = 0; i < 10; i++) expect(await tcpExchange(port, `after${i}\n`)).toBe(`m1:after${i}\n`);
+    const r = await load.stop();
+    expect(r.failures).toEqual([]);
+    expect(r.answers.length).toBeGreaterThan(0);
+    expect(proxy.stderr.slice(from)).toMatch(/\[ALERT\].*worker 0 exited with code 1: Error: worker 0: crash requested by the test hook/);
+    expect(proxy.running).toBe(true);
+  });
+
+  it('a crash loop is slowed down (backoff), not spun', async () => {
+    member = await startTcpMember('m1');
+    const port = await freePort();
+    let sock = '';
+    const proxy = await startProxy((dir) => proxyConfig({ port, nbthread: 1, members: [member!], statsSocket: (sock = join(dir, 'lb.sock')) }), {
+      env: { AMPHORA_TS_TEST_HOOKS: '1' },
+    });
+    for (let i = 0; i < 3; i++) {
+      await proxy.waitForStderr(new RegExp(`(worker 0 replaced[^]*){${i}}`));
+      expect(await statsCommand(sock, 'test crash-worker 0')).toMatch(/^worker 0 exited\n/);
+    }
+    await proxy.waitForStderr(/replacing it in \d+ ms/);
+    await proxy.waitForStderr(/(worker 0 replaced[^]*){3}/);
+    expect(await tcpExchange(port, 'alive\n')).toBe('m1:alive\n');
+  });
+});
