@@ -16,7 +16,7 @@ import { KeyedMutex } from '../../agent/lb/mutex.ts';
 import { isCertFilename, isUuid, LoadBalancerStore, parseFrontends, peerName } from '../../agent/lb/store.ts';
 import { LB_ID } from './helpers.ts';
 
-const EXAMPLE = readFileSync(join(import.meta.dirname, '../../../shared/octavia-examples/example_haproxy.cfg'), 'utf8');
+const EXAMPLE = readFileSync(join(import.meta.dirname, '../fixtures/octavia/11/active-standby-full.cfg'), 'utf8');
 
 function python(code: string, input: string): string {
   return execFileSync('/usr/bin/python3', ['-c', code], { input, encoding: 'utf8' });

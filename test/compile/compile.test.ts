@@ -181,7 +181,7 @@ describe('initial gauges', () => {
 
 describe('parsed configs', () => {
   it('compiles the config Octavia renders (Appendix B) with HAProxy defaults resolved', () => {
-    const text = readFileSync('/work/shared/octavia-examples/example_haproxy.cfg', 'utf8');
+    const text = readFileSync(new URL('../fixtures/octavia/11/active-standby-full.cfg', import.meta.url), 'utf8');
     const { config: cfg, errors } = parseConfig([{ path: 'haproxy.cfg', text }]);
     expect(errors).toEqual([]);
     const c = counters(countSlots(cfg));
