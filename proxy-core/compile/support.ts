@@ -63,7 +63,12 @@ export function checkSupport(config: ProxyConfig): ConfigMessage[] {
       checkCondition(rule.cond, fetches, rule.where, out);
     }
     for (const r of fe.redirects) checkCondition(r.cond, fetches, r.where, out);
-    for (const u of fe.useBackends) checkCondition(u.cond, fetches, u.where, out);
+    for (const u of fe.useBackends) {
+      // The TCP engine routes every connection to default_backend; a conditional
+      // use_backend there would be silently bypassed, so it is refused instead.
+      if (fe.mode === 'tcp') out.push(notYet(u.where, `use_backend in mode tcp (only default_backend routes TCP)`));
+      checkCondition(u.cond, fetches, u.where, out);
+    }
   }
 
   for (const be of config.backends) {

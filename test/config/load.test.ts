@@ -35,6 +35,21 @@ describe('loadConfig', () => {
     expect(r.config!.frontends[0]!.defaultBackend).toBe('b');
   });
 
+  it('refuses a conditional use_backend in mode tcp rather than bypassing it', () => {
+    const path = file(
+      'tcp-use-backend.cfg',
+      BASE.replace('    mode http\n', '    mode tcp\n').replace(
+        '    default_backend b\n',
+        '    use_backend b if { src 127.0.0.2 }\n    default_backend b\n',
+      ),
+    );
+    const r = loadConfig([path]);
+    expect(r.config).toBeUndefined();
+    expect(r.errors.map((m) => formatMessage('ALERT', m))).toEqual([
+      `[ALERT] ${path}:10 : not supported yet: use_backend in mode tcp (only default_backend routes TCP)`,
+    ]);
+  });
+
   it('names a missing file', () => {
     const missing = join(dir, 'nope.cfg');
     const r = loadConfig([file('a.cfg', BASE), missing]);
