@@ -1,9 +1,16 @@
 // Responses the engine writes itself: errors (400, 403, 408, 502, 503, 504 …) and redirects.
 //
-// Error responses are complete HTTP/1.1 messages with `Connection: close`, a text/html body
-// of our own wording, built once at load as Buffers (one write, no formatting per error).
-// The set of statuses is HAProxy's (those `deny_status` and errorfiles accept); any other
-// status still gets a response, built on first use and kept.
+// Two shapes, as HAProxy 2.6 sends them (header set and order from HAProxy, body wording ours):
+//
+// - errors of the HTTP/1 layer (400 malformed, 408 head timeout, 413, 422, 501): the
+//   connection ends, `Content-Length, Cache-Control, Connection: close, Content-Type`;
+// - replies of the request processing (403 deny / deny_status, 502, 503, 504): header names
+//   in lower case like every header HAProxy writes through HTX, no Connection header, and the
+//   client connection stays open when the request was fully read; otherwise (or when the
+//   client asked for close) `connection: close` is appended and the connection ends.
+//
+// All built once as Buffers (one write, nothing formatted per error); a status outside the
+// table gets its response built on first use and kept.
 
 const REASONS: Record<number, string> = {
   200: 'OK',
@@ -56,35 +63,46 @@ export function reasonPhrase(status: number): string {
   return REASONS[status] ?? (status < 300 ? 'OK' : status < 400 ? 'Redirect' : status < 500 ? 'Client Error' : 'Server Error');
 }
 
-function build(status: number, withBody: boolean): Buffer {
+function body(status: number): string {
   const reason = reasonPhrase(status);
-  const body = `<html><head><title>${status} ${reason}</title></head><body><h1>${status} ${reason}</h1>\n<p>${TEXTS[status] ?? reason + '.'}</p></body></html>\n`;
-  const head =
-    `HTTP/1.1 ${status} ${reason}\r\n` +
-    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-    'Cache-Control: no-cache\r\n' +
-    'Content-Type: text/html\r\n' +
-    'Connection: close\r\n' +
-    '\r\n';
-  return Buffer.from(withBody ? head + body : head, 'latin1');
+  return `<html><head><title>${status} ${reason}</title></head><body><h1>${status} ${reason}</h1>\n<p>${TEXTS[status] ?? reason + '.'}</p></body></html>\n`;
 }
 
-const full = new Map<number, Buffer>();
-const headOnly = new Map<number, Buffer>();
-for (const s of Object.keys(REASONS)) {
-  full.set(Number(s), build(Number(s), true));
-  headOnly.set(Number(s), build(Number(s), false));
+/** Variants kept per status: [mux error, mux error head-only, reply, reply head-only, + close]. */
+const cache = new Map<number, Buffer[]>();
+
+function variants(status: number): Buffer[] {
+  let v = cache.get(status);
+  if (v) return v;
+  const reason = reasonPhrase(status);
+  const b = body(status);
+  const len = Buffer.byteLength(b, 'latin1');
+  const mux =
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Length: ${len}\r\nCache-Control: no-cache\r\n` +
+    'Connection: close\r\nContent-Type: text/html\r\n\r\n';
+  const reply = `HTTP/1.1 ${status} ${reason}\r\ncontent-length: ${len}\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n`;
+  v = [
+    Buffer.from(mux + b, 'latin1'),
+    Buffer.from(mux, 'latin1'),
+    Buffer.from(reply + '\r\n' + b, 'latin1'),
+    Buffer.from(reply + '\r\n', 'latin1'),
+    Buffer.from(reply + 'connection: close\r\n\r\n' + b, 'latin1'),
+    Buffer.from(reply + 'connection: close\r\n\r\n', 'latin1'),
+  ];
+  cache.set(status, v);
+  return v;
 }
 
-/** The complete error response for `status` (no body for a HEAD request). Ends with the connection. */
+for (const s of Object.keys(REASONS)) variants(Number(s));
+
+/** An HTTP/1-layer error (400, 408, 413, 422, 501): complete, `Connection: close`; the connection ends. */
 export function errorResponse(status: number, head = false): Buffer {
-  const map = head ? headOnly : full;
-  let b = map.get(status);
-  if (!b) {
-    b = build(status, !head);
-    map.set(status, b);
-  }
-  return b;
+  return variants(status)[head ? 1 : 0]!;
+}
+
+/** A reply of request processing (deny, 502, 503, 504); `close` appends `connection: close`. */
+export function replyResponse(status: number, head: boolean, close: boolean): Buffer {
+  return variants(status)[(close ? 4 : 2) + (head ? 1 : 0)]!;
 }
 
 const REDIRECT_REASONS: Record<number, string> = {

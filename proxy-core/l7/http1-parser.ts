@@ -75,6 +75,10 @@ VCHAR[HT] = 1;
 for (let c = 32; c < 127; c++) VCHAR[c] = 1;
 for (let c = 128; c < 256; c++) VCHAR[c] = 1;
 
+/** 1 for A-Z. */
+const UPPER = new Uint8Array(256);
+for (let c = 65; c <= 90; c++) UPPER[c] = 1;
+
 /** Hex digit values, -1 elsewhere. */
 const HEX = new Int8Array(256).fill(-1);
 for (let c = 48; c <= 57; c++) HEX[c] = c - 48;
@@ -110,6 +114,10 @@ export class Head {
   kindMask = 0;
   /** 11 for HTTP/1.1 and above, 10 below. */
   version = 11;
+  /** The version text is not the canonical one for `version` (e.g. HTTP/1.2 read as 1.1). */
+  versionOdd = false;
+  /** Some header name has an upper-case letter (HAProxy forwards names in lower case). */
+  upperNames = false;
 
   // request line
   method = '';
@@ -154,6 +162,8 @@ export class Head {
     this.crlf = true;
     this.kindMask = 0;
     this.version = 11;
+    this.versionOdd = false;
+    this.upperNames = false;
     this.method = '';
     this.status = 0;
     this.contentLength = -1;
@@ -243,6 +253,7 @@ export class Head {
     const minor = buf[p + 7]! - 48;
     if (major < 0 || major > 9 || minor < 0 || minor > 9) return -400;
     this.version = major > 1 || (major === 1 && minor >= 1) ? 11 : 10;
+    this.versionOdd = major !== 1 || minor > 1;
     p += 8;
     const c = buf[p];
     if (c === CR) {
@@ -348,7 +359,9 @@ export class Head {
         kinds = this.kinds;
       }
       const lineStart = p;
-      while (TCHAR[buf[p]!]) p++;
+      let upper = 0;
+      for (let n = buf[p]!; TCHAR[n]; n = buf[++p]!) upper |= UPPER[n]!;
+      if (upper !== 0) this.upperNames = true;
       if (p >= len) return NEED_MORE;
       if (p === lineStart || buf[p] !== COLON) return -400;
       const nameEnd = p;
@@ -633,6 +646,11 @@ export function skipLeadingEmptyLines(buf: Buffer, p: number, end: number): numb
 
 // ------------------------------------------------------------------------- chunked body
 
+/** Receives the data bytes of chunks as they are tracked. */
+export interface ChunkSink {
+  chunkData(buf: Buffer, start: number, end: number): void;
+}
+
 const CK_SIZE_START = 0;
 const CK_SIZE = 1;
 const CK_SIZE_WS = 2;
@@ -666,6 +684,8 @@ export class ChunkedTracker {
   private trailerBytes = 0;
   /** Trailer section limit (the head limit applies to trailers too). */
   maxTrailer = 16384;
+  /** When set, receives the chunk data bytes (de-chunking for an HTTP/1.0 client). */
+  sink: ChunkSink | undefined = undefined;
 
   reset(): void {
     this.state = CK_SIZE_START;
@@ -684,6 +704,7 @@ export class ChunkedTracker {
       switch (st) {
         case CK_DATA: {
           const n = Math.min(this.remaining, end - p);
+          if (this.sink !== undefined && n > 0) this.sink.chunkData(buf, p, p + n);
           p += n;
           this.remaining -= n;
           if (this.remaining === 0) st = CK_DATA_CR;

@@ -17,7 +17,16 @@
 // not complete in `timeout http-request` 408, deny 403 (or deny_status), no usable member or
 // queue timeout or connect failure after retries 503, no response head within `timeout
 // server` 504, member closed/reset/invalid before a complete head 502. A keep-alive
-// connection idle past `timeout http-keep-alive` closes silently.
+// connection idle past `timeout http-keep-alive` closes silently. 400/408/413/422 end the
+// connection; after 403/502/503/504 it stays open when the request was read whole (HAProxy
+// 2.6 does both; errors.ts).
+//
+// Wire details copied from HAProxy 2.6 (checked against it, test/diff): requests reach
+// members with header names in lower case, `HTTP/1.1` for any version read as 1.1, the
+// client's Connection header replaced by the engine's own (nothing for HTTP/1.1, keep-alive
+// for HTTP/1.0, close only in server-close modes: a client closing does not close the member
+// connection); responses lose the member's Connection header (Keep-Alive passes) and get
+// ours when needed; a chunked response to an HTTP/1.0 client is unwrapped.
 //
 // Timeouts: no timer per socket. The connection registers with the ticker (pool.ts) and
 // compares plain deadline fields, bumped on activity, when it is called.
@@ -28,7 +37,7 @@ import { endSession, openSession, type SessionResult } from '../balance/session.
 import type { PickContext } from '../balance/balancer.ts';
 import { T, type Counters } from '../runtime/counters.ts';
 import type { WorkerEnv } from '../runtime/env.ts';
-import { errorResponse } from './errors.ts';
+import { errorResponse, replyResponse } from './errors.ts';
 import {
   ChunkedTracker,
   DEFAULT_MAX_HEADERS,
@@ -38,7 +47,7 @@ import {
   NEED_MORE,
   skipLeadingEmptyLines,
 } from './http1-parser.ts';
-import { Txn } from './message.ts';
+import { copySmall, Txn } from './message.ts';
 import {
   MODE_CLOSE,
   MODE_KEEP_ALIVE,
@@ -104,9 +113,10 @@ const R_DONE = 2;
 const PAUSE_UPSTREAM = 1; // member not draining request bytes
 const PAUSE_BUFFER = 2; // too much pipelined / pending input while busy
 
-/** Kinds of headers never forwarded as is: Connection and Keep-Alive (hop-by-hop). */
-const HOP_KINDS = (1 << HK.connection) | (1 << HK.keepAlive) | (1 << HK.proxyConnection);
+/** The Connection header is never forwarded as is (HAProxy writes its own; Keep-Alive passes). */
+const CONN_KIND = 1 << HK.connection;
 const CL_KIND = 1 << HK.contentLength;
+const TE_KIND = 1 << HK.transferEncoding;
 
 /** Buffered-but-unprocessed client bytes beyond which reading pauses. */
 const INPUT_HIGH_WATER = 64 * 1024;
@@ -117,8 +127,10 @@ const COALESCE_MAX = 16 * 1024;
 /** How long a closing connection may linger for the client to read our last response. */
 const LINGER_MS = 2000;
 
-const CONN_CLOSE = 'connection: close\r\n';
-const CONN_KEEP_ALIVE = 'connection: keep-alive\r\n';
+/** How a head we write ends: our Connection header if any, then the empty line. */
+const END_PLAIN = '\r\n';
+const END_CLOSE = 'connection: close\r\n\r\n';
+const END_KEEP_ALIVE = 'connection: keep-alive\r\n\r\n';
 
 interface Limits {
   /** Largest head accepted: tune.bufsize - tune.maxrewrite (HAProxy: 16384 - 1024). */
@@ -239,7 +251,7 @@ class H1Conn implements UpstreamOwner {
   private wantsUpgrade = false;
   /** Client speaks HTTP/1.0 and asked for keep-alive: say so in responses. */
   private client10KeepAlive = false;
-  /** The member connection closes after this request (close modes, client closing). */
+  /** The member connection closes after this request (http-server-close / httpclose). */
   private serverClose = false;
 
   private resState = R_HEAD;
@@ -255,10 +267,11 @@ class H1Conn implements UpstreamOwner {
   private responseStarted = false;
   /** The member connection may serve another request after this response. */
   private upKeep = true;
-  private status = 0;
   /** Bytes of this exchange, added to backend and server totals at its end. */
   private exBin = 0;
   private exBout = 0;
+  /** Response chunks are being unwrapped for an HTTP/1.0 client. */
+  private dechunking = false;
   private tunnelClientEnded = false;
   private tunnelServerEnded = false;
 
@@ -458,7 +471,7 @@ class H1Conn implements UpstreamOwner {
     if (v === V_CONTINUE) {
       const be = route.backend as BackendPlan | undefined;
       if (be === undefined) {
-        this.localError(503, undefined);
+        this.reply(503);
         return true;
       }
       this.be = be;
@@ -469,7 +482,8 @@ class H1Conn implements UpstreamOwner {
       if (v === V_CONTINUE) applyForwardFor(feHttp, beHttp, t);
       if (v === V_CONTINUE && beHttp && beHttp.closeMode === MODE_CLOSE) this.closeAfter = true;
       // http-server-close / httpclose on either side: the member connection ends with this request.
-      this.serverClose = this.closeAfter || feHttp.closeMode !== MODE_KEEP_ALIVE || (beHttp !== undefined && beHttp.closeMode !== MODE_KEEP_ALIVE);
+      // A client closing does not close the member connection (HAProxy keeps it).
+      this.serverClose = feHttp.closeMode !== MODE_KEEP_ALIVE || (beHttp !== undefined && beHttp.closeMode !== MODE_KEEP_ALIVE);
     }
     if (v !== V_CONTINUE) {
       this.intercepted(v);
@@ -520,10 +534,13 @@ class H1Conn implements UpstreamOwner {
     this.resBuf = undefined;
     this.resOff = 0;
     this.resScanning = false;
+    if (this.dechunking) {
+      this.dechunking = false;
+      this.resChunks.sink = undefined;
+    }
     this.gotResponseBytes = false;
     this.responseStarted = false;
     this.upKeep = true;
-    this.status = 0;
     this.exBin = 0;
     this.exBout = 0;
     this.clientDeadline = 0;
@@ -538,7 +555,7 @@ class H1Conn implements UpstreamOwner {
       c.add(fe, T.dreq);
       c.add(fe, T.intercepted);
       if (this.be) c.add(this.be.slot, T.dreq);
-      this.localError(this.txn.denyStatus, undefined);
+      this.reply(this.txn.denyStatus);
     } else if (v === V_REJECT) {
       c.add(fe, T.dreq);
       if (this.be) c.add(this.be.slot, T.dreq);
@@ -606,8 +623,7 @@ class H1Conn implements UpstreamOwner {
     this.counters.add(this.fe.slot, T.ereq);
     if (!this.responseStarted) {
       this.dropUpstream(false);
-      this.sendLocal(400);
-      this.closeNow();
+      this.httpError(400);
     } else {
       this.destroy();
     }
@@ -645,7 +661,7 @@ class H1Conn implements UpstreamOwner {
     }
     if ('error' in r) {
       if (r.error === 'aborted') return;
-      this.localError(503, this.be);
+      this.reply(503);
       return;
     }
     const m = r.member;
@@ -704,24 +720,33 @@ class H1Conn implements UpstreamOwner {
   private buildRequest(): Buffer {
     const msg = this.txn.req;
     const head = msg.head;
-    let skip = head.kindMask & HOP_KINDS;
-    // An upgrade request keeps its Connection header (it names the upgrade).
-    if (this.wantsUpgrade) skip &= ~(1 << HK.connection);
-    if (head.clRewrite) skip |= CL_KIND;
+    // HAProxy drops the client's Connection header and writes its own for the member side:
+    // keep-alive (said explicitly to an HTTP/1.0 request), close in server-close modes.
+    let skip = head.kindMask & CONN_KIND;
+    let extra = '';
+    if (this.wantsUpgrade) {
+      // The upgrade keeps its Connection header, less close/keep-alive tokens.
+      if (head.connClose || head.connKeepAlive) extra = 'connection: upgrade\r\n';
+      else skip = 0;
+    }
+    if (head.clRewrite) {
+      skip |= CL_KIND;
+      extra = `content-length: ${head.contentLength}\r\n` + extra;
+    }
     const pend = this.pending;
     const bodyLen = this.pendingBytes <= COALESCE_MAX ? this.pendingBytes : 0;
-    let tail = msg.addCount > 0 ? msg.addedText() : '';
-    if (head.clRewrite) tail = `content-length: ${head.contentLength}\r\n` + tail;
-    if (!this.wantsUpgrade) {
-      if (this.closeAfter || this.serverClose) tail += CONN_CLOSE;
-      else if (head.version === 10) tail += CONN_KEEP_ALIVE;
-    }
+    const end = this.wantsUpgrade ? END_PLAIN : this.serverClose ? END_CLOSE : head.version === 10 ? END_KEEP_ALIVE : END_PLAIN;
 
     // Nothing removed, added or normalised: the head goes as received.
-    if (tail === '' && skip === 0 && msg.deletions === 0 && head.crlf && bodyLen === 0) {
+    if (
+      end === END_PLAIN && extra === '' && msg.addCount === 0 && skip === 0 && msg.deletions === 0 &&
+      head.crlf && !head.upperNames && !head.versionOdd && bodyLen === 0
+    ) {
       return head.buf.subarray(head.start, head.end);
     }
-    const out = msg.serialize(skip, tail + '\r\n', bodyLen);
+    let tail = msg.tail(end);
+    if (extra !== '') tail = Buffer.concat([Buffer.from(extra, 'latin1'), tail]);
+    const out = msg.serialize(skip, tail, bodyLen, true);
     let off = msg.written;
     if (bodyLen > 0) {
       for (let i = 0; i < pend.length; i++) off += pend[i]!.copy(out, off);
@@ -862,7 +887,6 @@ class H1Conn implements UpstreamOwner {
     const msg = t.res;
     const head = msg.head;
     const status = head.status;
-    this.status = status;
     if (this.isHead || status === 204 || status === 304) this.resBody = B_NONE;
     else if (head.chunked) {
       this.resBody = B_CHUNKED;
@@ -900,21 +924,24 @@ class H1Conn implements UpstreamOwner {
     c.add(this.be!.slot, cell);
     c.add(this.member!.slot, cell);
 
-    // An HTTP/1.0 client, or an HTTP/1.0 status line, needs keep-alive said explicitly.
+    // An HTTP/1.0 client cannot read chunks: HAProxy removes the framing and closes after.
+    const dechunk = this.resBody === B_CHUNKED && this.txn.req.head.version === 10;
+    if (dechunk) this.closeAfter = true;
+    // The member's Connection header is replaced by ours (Keep-Alive passes, as in HAProxy):
+    // close, or keep-alive said explicitly to an HTTP/1.0 client or below an HTTP/1.0 status line.
     const sayKeepAlive = !this.closeAfter && (this.client10KeepAlive || head.version === 10);
-    const needConn = this.closeAfter || (sayKeepAlive && !head.connKeepAlive);
-    const rewrite =
-      needConn ||
-      head.connClose ||
-      msg.deletions > 0 ||
-      msg.addCount > 0 ||
-      head.clRewrite ||
-      !head.crlf ||
-      (this.resBody !== B_LENGTH && this.resBody !== B_NONE && head.contentLength >= 0);
+    let skip = head.kindMask & CONN_KIND;
+    let extra = '';
+    if (dechunk) skip |= TE_KIND | CL_KIND;
+    else if (head.te && head.contentLength >= 0) skip |= CL_KIND;
+    else if (head.clRewrite) {
+      skip |= CL_KIND;
+      extra = `content-length: ${head.contentLength}\r\n`;
+    }
     this.resState = R_BODY;
     this.responseStarted = true;
     const bodyStart = end;
-    if (!rewrite) {
+    if (skip === 0 && !this.closeAfter && !sayKeepAlive && msg.deletions === 0 && msg.addCount === 0 && head.crlf) {
       // As the member sent it, with the body bytes that came along (one write).
       const stop = this.bodyEnd(buf, bodyStart);
       if (stop === -2) return;
@@ -925,18 +952,28 @@ class H1Conn implements UpstreamOwner {
       this.afterBodyBytes(buf, stop);
       return;
     }
-    let skip = head.kindMask & HOP_KINDS;
-    if (head.clRewrite || (head.te && head.contentLength >= 0)) skip |= CL_KIND;
-    let tail = msg.addCount > 0 ? msg.addedText() : '';
-    if (head.clRewrite && !(head.te && head.contentLength >= 0)) tail = `content-length: ${head.contentLength}\r\n` + tail;
-    if (this.closeAfter) tail += CONN_CLOSE;
-    else if (sayKeepAlive) tail += CONN_KEEP_ALIVE;
+    let tail = msg.tail(this.closeAfter ? END_CLOSE : sayKeepAlive ? END_KEEP_ALIVE : END_PLAIN);
+    if (extra !== '') tail = Buffer.concat([Buffer.from(extra, 'latin1'), tail]);
+    if (dechunk) {
+      // Head first, then the chunk data bytes as the tracker finds them (chunkData()).
+      const out = msg.serialize(skip, tail, 0, false);
+      this.resBuf = undefined;
+      const w = msg.written === out.length ? out : out.subarray(0, msg.written);
+      this.exBout += w.length;
+      this.writeClient(w);
+      this.dechunking = true;
+      this.resChunks.sink = this;
+      const stop = this.bodyEnd(buf, bodyStart);
+      if (stop === -2) return;
+      this.afterBodyBytes(buf, stop);
+      return;
+    }
     const stop = this.bodyEnd(buf, bodyStart);
     if (stop === -2) return;
     const bodyLen = stop - bodyStart <= COALESCE_MAX ? stop - bodyStart : 0;
-    const out = msg.serialize(skip, tail + '\r\n', bodyLen);
+    const out = msg.serialize(skip, tail, bodyLen, false);
     let off = msg.written;
-    if (bodyLen > 0) off += buf.copy(out, off, bodyStart, stop);
+    if (bodyLen > 0) off = copySmall(buf, bodyStart, stop, out, off);
     this.resBuf = undefined;
     const w = off === out.length ? out : out.subarray(0, off);
     this.exBout += w.length;
@@ -992,11 +1029,17 @@ class H1Conn implements UpstreamOwner {
   private responseBody(chunk: Buffer, off: number): void {
     const stop = this.bodyEnd(chunk, off);
     if (stop === -2) return;
-    if (stop > off) {
+    if (stop > off && !this.dechunking) {
       this.exBout += stop - off;
       this.writeClient(off === 0 && stop === chunk.length ? chunk : chunk.subarray(off, stop));
     }
     this.afterBodyBytes(chunk, stop);
+  }
+
+  /** De-chunking: the data bytes of a chunk, forwarded alone (ChunkSink). */
+  chunkData(buf: Buffer, start: number, end: number): void {
+    this.exBout += end - start;
+    this.writeClient(buf.subarray(start, end));
   }
 
   onUpEnd(up: Upstream): void {
@@ -1062,6 +1105,12 @@ class H1Conn implements UpstreamOwner {
     this.closeSession();
     if (up !== undefined) {
       up.owner = undefined;
+      // Reading was paused while the client did not drain: an idle connection must read
+      // (to notice the member closing it).
+      if (this.upPaused) {
+        this.upPaused = false;
+        up.socket.resume();
+      }
       if (this.upKeep && this.reqDone && up.alive) {
         if (this.be!.httpReuse === 'never') {
           if (this.privateUp !== undefined && this.privateUp !== up) this.privateUp.destroy();
@@ -1071,9 +1120,7 @@ class H1Conn implements UpstreamOwner {
         up.destroy();
       }
     }
-    if (this.upPaused) {
-      this.upPaused = false;
-    }
+    this.upPaused = false;
     this.endOfResponse();
   }
 
@@ -1132,13 +1179,12 @@ class H1Conn implements UpstreamOwner {
     this.closeSession();
   }
 
-  /** 502/504 before the response started: answer the client, then close. */
+  /** 502/504 before the response started: the member connection goes, the client gets our reply. */
   private serverError(status: number): void {
     const m = this.member;
     this.dropUpstream(true);
     if (m !== undefined) this.sessCounters!.add(m.slot, statusCell(status));
-    this.sendLocal(status);
-    this.closeNow();
+    this.reply(status);
   }
 
   /** The member broke mid-response (or sent a broken body): the client connection cannot continue. */
@@ -1229,13 +1275,19 @@ class H1Conn implements UpstreamOwner {
     }
   }
 
-  /** Our own response: counted on the frontend (and backend when one was chosen). */
-  private sendLocal(status: number): void {
+  /** Count a response of ours on the frontend (and the backend when one was chosen). */
+  private countLocal(status: number): void {
     const cell = statusCell(status);
     this.counters.add(this.fe.slot, cell);
     if (this.be !== undefined) this.counters.add(this.be.slot, cell);
+  }
+
+  /** An HTTP/1-layer error (400, 408, 413, 422): answered, then the connection ends. */
+  private httpError(status: number): void {
+    this.countLocal(status);
     this.closeAfter = true;
     this.writeClient(errorResponse(status, this.isHead));
+    this.closeNow();
   }
 
   /** A request error answered by us: 400/408/413/422 (counted as request errors). */
@@ -1244,15 +1296,19 @@ class H1Conn implements UpstreamOwner {
     this.counters.add(this.fe.slot, T.ereq);
     this.isHead = false;
     this.be = undefined;
-    this.sendLocal(status);
-    this.closeNow();
+    this.httpError(status);
   }
 
-  /** Deny, no backend, no server: our response, then close. */
-  private localError(status: number, be: BackendPlan | undefined): void {
-    void be;
-    this.sendLocal(status);
-    this.closeNow();
+  /**
+   * A reply of ours in place of a member's (deny, 502, 503, 504). As HAProxy: the connection
+   * stays open when the request was read whole and nothing asks for close.
+   */
+  private reply(status: number): void {
+    this.countLocal(status);
+    const close = this.closeAfter || !this.reqDone || this.clientEnded || this.env.stopping;
+    if (close) this.closeAfter = true;
+    this.writeClient(replyResponse(status, this.isHead, close));
+    this.endOfResponse();
   }
 
   // --------------------------------------------------------------- flow control
@@ -1400,8 +1456,7 @@ class H1Conn implements UpstreamOwner {
           if (!this.reqDone && !this.responseStarted) {
             this.counters.add(this.fe.slot, T.cliAbrt);
             this.dropUpstream(false);
-            this.sendLocal(408);
-            this.closeNow();
+            this.httpError(408);
           } else this.clientAbort();
         }
         return;

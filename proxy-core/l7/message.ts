@@ -5,7 +5,7 @@
 // appended in order) and the connection's addresses. Strings are made lazily, only for what
 // a rule asks for (path, a header's values, a cookie), and cached for the request.
 
-import { H_NAME, H_NAME_END, H_VALUE, H_VALUE_END, HDR_STRIDE, Head } from './http1-parser.ts';
+import { H_LINE, H_LINE_END, H_NAME, H_NAME_END, H_VALUE, H_VALUE_END, HDR_STRIDE, Head } from './http1-parser.ts';
 
 /** Tests one sample value. */
 export type Matcher = (v: string) => boolean;
@@ -117,6 +117,38 @@ export class Message {
     this.addLines[i] = line;
   }
 
+  // The lines rules add are usually the same for every request of a connection (X-Forwarded-*
+  // from the connection's addresses, literal values): their wire form is kept and reused
+  // while the names and values are the same strings.
+  private cacheCount = -1;
+  private readonly cacheNames: string[] = [];
+  private readonly cacheValues: string[] = [];
+  private cacheEnd = '';
+  private cacheBuf: Buffer = Buffer.alloc(0);
+
+  /** Wire form of the added header lines followed by `end` (the engine's own lines and the final CRLF). */
+  tail(end: string): Buffer {
+    const n = this.addCount;
+    if (n === this.cacheCount && end === this.cacheEnd) {
+      let same = true;
+      for (let i = 0; i < n; i++) {
+        if (this.addNames[i] !== this.cacheNames[i] || this.addValues[i] !== this.cacheValues[i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return this.cacheBuf;
+    }
+    for (let i = 0; i < n; i++) {
+      this.cacheNames[i] = this.addNames[i]!;
+      this.cacheValues[i] = this.addValues[i]!;
+    }
+    this.cacheCount = n;
+    this.cacheEnd = end;
+    this.cacheBuf = Buffer.from(n > 0 ? this.addedText() + end : end, 'latin1');
+    return this.cacheBuf;
+  }
+
   /** The added header lines as they go on the wire (one string: written with one call). */
   addedText(): string {
     let text = '';
@@ -136,64 +168,85 @@ export class Message {
    * The head as it goes on the wire: start line, the header lines not deleted nor of a
    * skipped kind (bit 1 << HK kind in `skipKinds`), then `tail` (added lines, the engine's
    * own lines, the final CRLF), with `extra` bytes of room after it. `written` tells where
-   * the head ends. Common case, one copy and one string write: nothing removed, CRLF lines.
+   * the head ends. `forward`: a request towards a member, written as HAProxy 2.6 does it:
+   * header names in lower case and `HTTP/1.1` for any version read as 1.1. Common case, one
+   * copy: nothing removed, CRLF lines.
    */
-  serialize(skipKinds: number, tail: string, extra: number): Buffer {
+  serialize(skipKinds: number, tail: Buffer, extra: number, forward: boolean): Buffer {
     const h = this.head;
     const buf = h.buf;
+    const lower = forward && h.upperNames;
+    let out: Buffer;
+    let off: number;
     if (skipKinds === 0 && this.deletions === 0 && h.crlf) {
       const headLen = h.end - 2 - h.start;
-      const out = Buffer.allocUnsafe(headLen + tail.length + extra);
+      out = Buffer.allocUnsafe(headLen + tail.length + extra);
       buf.copy(out, 0, h.start, h.end - 2);
-      this.written = headLen + out.write(tail, headLen, 'latin1');
-      return out;
-    }
-    const out = Buffer.allocUnsafe(h.lineEnd - h.start + 1 + this.keptLength() + tail.length + extra);
-    let off: number;
-    if (h.crlf) {
-      off = buf.copy(out, 0, h.start, h.lineEnd);
+      if (lower) lowerNames(h, out, 0, h.count, -h.start);
+      off = headLen;
     } else {
-      // The start line without its line end, then CRLF.
-      const lf = h.lineEnd - 1;
-      off = buf.copy(out, 0, h.start, buf[lf - 1] === 0x0d ? lf - 1 : lf);
-      out[off++] = 0x0d;
-      out[off++] = 0x0a;
+      out = Buffer.allocUnsafe(h.lineEnd - h.start + 1 + this.keptLength() + tail.length + extra);
+      if (h.crlf) {
+        // The start line goes with the first run of kept header lines.
+        off = this.writeKept(out, 0, skipKinds, lower, h.start);
+      } else {
+        // The start line without its line end, then CRLF.
+        const lf = h.lineEnd - 1;
+        off = buf.copy(out, 0, h.start, buf[lf - 1] === 0x0d ? lf - 1 : lf);
+        out[off++] = 0x0d;
+        out[off++] = 0x0a;
+        off = this.writeKept(out, off, skipKinds, lower);
+      }
     }
-    off = this.writeKept(out, off, skipKinds);
-    this.written = off + out.write(tail, off, 'latin1');
+    if (forward && h.versionOdd && h.version === 11) out.write('HTTP/1.1', h.uriEnd + 1 - h.start, 'latin1');
+    this.written = copySmall(tail, 0, tail.length, out, off);
     return out;
   }
 
   /**
    * Copy the head's header lines that are not deleted (header lines only, not the start
-   * line nor the final empty line) to `out` at `off`, normalising line ends to CRLF.
+   * line nor the final empty line) to `out` at `off`, normalising line ends to CRLF and,
+   * with `lower`, names to lower case.
    */
-  writeKept(out: Buffer, off: number, skipKinds: number): number {
+  writeKept(out: Buffer, off: number, skipKinds: number, lower = false, from = -1): number {
     const h = this.head;
     const offs = h.offs;
     const buf = h.buf;
     if (h.crlf) {
-      // Runs of kept lines are contiguous in the source: copy each run at once.
-      let runStart = -1;
-      let runEnd = -1;
-      for (let i = 0; i < h.count; i++) {
+      // Runs of kept lines are contiguous in the source: copy each run at once. With `from`
+      // (the start of the head), the first run starts there: the start line comes along.
+      let runStart = from;
+      let runEnd = from < 0 ? -1 : h.lineEnd;
+      let runFirst = 0;
+      for (let i = 0; i <= h.count; i++) {
         const o = i * HDR_STRIDE;
-        const keep = this.del[i] !== this.gen && !((skipKinds >> h.kinds[i]!) & 1);
+        const keep = i < h.count && this.del[i] !== this.gen && !((skipKinds >> h.kinds[i]!) & 1);
         if (keep) {
-          if (runStart < 0) runStart = offs[o + 4]!;
-          runEnd = offs[o + 5]!;
+          if (runStart < 0) {
+            runStart = offs[o + H_LINE]!;
+            runFirst = i;
+          }
+          runEnd = offs[o + H_LINE_END]!;
         } else if (runStart >= 0) {
+          const delta = off - runStart;
           off += buf.copy(out, off, runStart, runEnd);
+          if (lower) lowerNames(h, out, runFirst, i, delta);
           runStart = -1;
         }
       }
-      if (runStart >= 0) off += buf.copy(out, off, runStart, runEnd);
       return off;
     }
     for (let i = 0; i < h.count; i++) {
       if (this.del[i] === this.gen || (skipKinds >> h.kinds[i]!) & 1) continue;
       const o = i * HDR_STRIDE;
-      off += buf.copy(out, off, offs[o + H_NAME], offs[o + H_NAME_END]);
+      const ns = offs[o + H_NAME]!;
+      const ne = offs[o + H_NAME_END]!;
+      if (lower) {
+        for (let k = ns; k < ne; k++) {
+          const c = buf[k]!;
+          out[off++] = c >= 65 && c <= 90 ? c | 0x20 : c;
+        }
+      } else off += buf.copy(out, off, ns, ne);
       out[off++] = 0x3a;
       out[off++] = 0x20;
       off += buf.copy(out, off, offs[o + H_VALUE], offs[o + H_VALUE_END]);
@@ -209,8 +262,31 @@ export class Message {
     if (h.count === 0) return 0;
     const offs = h.offs;
     // Normalising LF to CRLF adds at most one byte per line, ": " at most two.
-    return offs[(h.count - 1) * HDR_STRIDE + 5]! - offs[4]! + (h.crlf ? 0 : 3 * h.count);
+    return offs[(h.count - 1) * HDR_STRIDE + H_LINE_END]! - offs[H_LINE]! + (h.crlf ? 0 : 3 * h.count);
   }
+}
+
+/**
+ * Lower-case the names of headers [from, to) of `h` where they were copied to `out`: header
+ * bytes sit at their source offset + delta. Header names are tokens: only A-Z change.
+ */
+function lowerNames(h: Head, out: Buffer, from: number, to: number, delta: number): void {
+  const offs = h.offs;
+  for (let i = from; i < to; i++) {
+    const o = i * HDR_STRIDE;
+    const e = offs[o + H_NAME_END]! + delta;
+    for (let k = offs[o + H_NAME]! + delta; k < e; k++) {
+      const c = out[k]!;
+      if (c >= 65 && c <= 90) out[k] = c | 0x20;
+    }
+  }
+}
+
+/** Copy src[s, e) to out at `off` (a loop for a few bytes, cheaper than a native call); the end offset. */
+export function copySmall(src: Buffer, s: number, e: number, out: Buffer, off: number): number {
+  if (e - s > 64) return off + src.copy(out, off, s, e);
+  while (s < e) out[off++] = src[s++]!;
+  return off;
 }
 
 function push(out: string[], n: number, v: string, split: boolean): number {

@@ -156,14 +156,6 @@ function unpool(up: Upstream): void {
   if (list.length === 0) buckets.delete(up.key);
 }
 
-/** Idle connections to `key` (all keys when omitted); for tests and stats. */
-export function idleCount(key?: string): number {
-  if (key !== undefined) return buckets.get(key)?.length ?? 0;
-  let n = 0;
-  for (const list of buckets.values()) n += list.length;
-  return n;
-}
-
 /** Close every idle connection (worker stop). */
 export function closeIdle(): void {
   for (const list of [...buckets.values()]) for (const up of [...list]) up.destroy();

@@ -127,16 +127,56 @@ describe('keep-alive', () => {
     expect(m.connections).toBe(2);
   });
 
-  it('closes after the response when the client says Connection: close, and tells the member', async () => {
+  it('closes after the response when the client says Connection: close; the member connection stays (HAProxy)', async () => {
     const m = await member();
-    const proxy = await proxyTo([m.port]);
+    const proxy = await proxyTo([m.port], { httpReuse: 'always' });
     const c = await client(proxy);
     c.send('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     const r = await c.response();
     expect(r.status).toBe(200);
     expect(r.headers.connection).toBe('close');
     await c.waitClosed();
-    expect(m.received[0]!.headers.connection).toBe('close');
+    // HAProxy does not pass the client's close on: the member connection is kept and reused.
+    expect(m.received[0]!.headers.connection).toBeUndefined();
+    expect((await oneShot(proxy.port, 'GET /2 HTTP/1.1\r\nHost: x\r\n\r\n')).status).toBe(200);
+    expect(m.connections).toBe(1);
+  });
+
+  it('writes requests to members as HAProxy 2.6 does: names in lower case, own Connection header, HTTP/1.1', async () => {
+    const m = await raw((s) => s.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'));
+    const proxy = await proxyTo([m.port]);
+    const c = await client(proxy);
+    c.send('GET /a HTTP/1.2\r\nHost: X\r\nX-MiXeD: v\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\n');
+    expect((await c.response()).status).toBe(200);
+    expect(m.data[0]).toBe('GET /a HTTP/1.1\r\nhost: X\r\nx-mixed: v\r\nkeep-alive: timeout=5\r\n\r\n');
+    c.send('GET /b HTTP/1.0\r\nHost: X\r\n\r\n');
+    await c.response();
+    expect(m.data[0]!.slice(m.data[0]!.indexOf('GET /b'))).toBe('GET /b HTTP/1.0\r\nhost: X\r\nconnection: keep-alive\r\n\r\n');
+  });
+
+  it('replaces the member Connection header with its own in responses and keeps Keep-Alive', async () => {
+    const m = await raw((s) =>
+      s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\nKeep-Alive: timeout=60\r\n\r\nok'),
+    );
+    const proxy = await proxyTo([m.port]);
+    const c = await client(proxy);
+    c.send('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect((await c.response()).raw).toBe('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nKeep-Alive: timeout=60\r\n\r\nok');
+    c.send('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect((await c.response()).raw).toBe(
+      'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nKeep-Alive: timeout=60\r\nconnection: close\r\n\r\nok',
+    );
+  });
+
+  it('unwraps a chunked response for an HTTP/1.0 client and closes after it', async () => {
+    const m = await raw((s) =>
+      s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n5\r\nhello\r\n6;e=1\r\n world\r\n0\r\nT: x\r\n\r\n'),
+    );
+    const proxy = await proxyTo([m.port]);
+    const c = await client(proxy);
+    c.send('GET / HTTP/1.0\r\n\r\n');
+    await c.waitClosed();
+    expect(c.unread).toBe('HTTP/1.1 200 OK\r\nX-A: 1\r\nconnection: close\r\n\r\nhello world');
   });
 
   it('keeps the client connection when the member says Connection: close, without forwarding it', async () => {
@@ -223,6 +263,27 @@ describe('bodies', () => {
     expect(m.received[0]!.body.equals(big)).toBe(true);
     expect(proxy.total(feSlot(proxy), T.bin)).toBeGreaterThan(big.length);
     expect(proxy.total(srvSlot(proxy), T.bout)).toBeGreaterThan(big.length);
+  });
+
+  it('a client that reads slowly gets a large response whole, and the member connection is reused after', async () => {
+    const big = Buffer.alloc(4 * 1024 * 1024, 'xyz');
+    const m = await member('m1', (_req, res) => {
+      res.writeHead(200, { 'content-length': big.length });
+      res.end(big);
+    });
+    const proxy = await proxyTo([m.port]);
+    const c = await client(proxy);
+    c.socket.pause();
+    c.send('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
+    await new Promise((r) => setTimeout(r, 300));
+    c.socket.resume();
+    const r = await c.response();
+    expect(r.body.length).toBe(big.length);
+    c.send('GET /again HTTP/1.1\r\nHost: x\r\n\r\n');
+    const r2 = await c.response();
+    expect(r2.status).toBe(200);
+    expect(r2.body.length).toBe(big.length);
+    expect(m.connections).toBe(1);
   });
 
   it('forwards a chunked request body and a chunked response unchanged', async () => {
@@ -334,8 +395,8 @@ describe('upgrade', () => {
     c.send('frame-2');
     await until(() => c.unread.includes('echo:frame-2'));
     // The member saw the upgrade headers.
-    expect(m.data[0]).toContain('Connection: Upgrade\r\n');
-    expect(m.data[0]).toContain('Upgrade: websocket\r\n');
+    expect(m.data[0]).toContain('connection: Upgrade\r\n');
+    expect(m.data[0]).toContain('upgrade: websocket\r\n');
     c.socket.end();
     await c.waitClosed();
   });
@@ -347,12 +408,19 @@ describe('statuses the engine answers', () => {
     const proxy = await proxyTo([m.port]);
     // Put the only member in maintenance.
     proxy.counters.setGauge(srvSlot(proxy), 4 /* G.state */, 3 /* maint */);
-    const r = await oneShot(proxy.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    const c = await client(proxy);
+    c.send('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    const r = await c.response();
     expect(r.status).toBe(503);
-    expect(r.headers.connection).toBe('close');
-    expect(r.headers['content-type']).toBe('text/html');
-    expect(Number(r.headers['content-length'])).toBe(Buffer.byteLength(r.body, 'latin1'));
-    expect(proxy.total(feSlot(proxy), T.hrsp5xx)).toBe(1);
+    // HAProxy 2.6: lower-case names, no Connection header, the connection stays open.
+    expect(r.head).toBe(`HTTP/1.1 503 Service Unavailable\r\ncontent-length: ${r.body.length}\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n`);
+    c.send('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n12');
+    const r2 = await c.response();
+    expect(r2.status).toBe(503);
+    // The request body was not read: this time the connection ends.
+    expect(r2.headers.connection).toBe('close');
+    await c.waitClosed();
+    expect(proxy.total(feSlot(proxy), T.hrsp5xx)).toBe(2);
     expect(m.received.length).toBe(0);
   });
 
@@ -371,7 +439,8 @@ describe('statuses the engine answers', () => {
     c.send('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
     const r = await c.response();
     expect(r.status).toBe(504);
-    await c.waitClosed();
+    expect(r.headers.connection).toBeUndefined();
+    expect(c.isClosed).toBe(false);
     expect(proxy.total(beSlot(proxy), T.eresp)).toBe(1);
   });
 
@@ -582,7 +651,8 @@ describe('more statuses', () => {
     c.send('HEAD / HTTP/1.1\r\nHost: x\r\n\r\n');
     const r = await c.response({ head: true });
     expect(r.status).toBe(403);
-    await c.waitClosed();
+    c.send('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect((await c.response()).status).toBe(403);
     expect(c.unread).toBe('');
   });
 
