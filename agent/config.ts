@@ -340,6 +340,10 @@ export function applyLiveOptions(target: AgentConfig, next: AgentConfig): string
 export async function updateConfigFile(cfg: AgentConfig, text: string): Promise<string[]> {
   const target = cfg.configFiles[0];
   if (target === undefined) throw new ConfigUpdateError('the agent was started without --config-file: nowhere to write');
+  // The controller renders the file from its own template and knows nothing of our
+  // [amphora_ts] section: keep the one the file had, or the agent would come back after a
+  // restart with the default engine and service manager.
+  text = keepOwnSection(readFileSync(target, 'utf8'), text);
   let next: AgentConfig;
   try {
     const files = cfg.configFiles.map((path, i) => ({ path, text: i === 0 ? text : readFileSync(path, 'utf8') }));
@@ -353,4 +357,18 @@ export async function updateConfigFile(cfg: AgentConfig, text: string): Promise<
     throw new ConfigUpdateError(`cannot write ${target}: ${(e as Error).message}`);
   }
   return applyLiveOptions(cfg, next);
+}
+
+const OWN_SECTION = /^\s*\[amphora_ts\]\s*$/m;
+
+/** `next` with the [amphora_ts] section of `current` appended, unless `next` has its own. */
+export function keepOwnSection(current: string, next: string): string {
+  if (OWN_SECTION.test(next)) return next;
+  const lines = current.split('\n');
+  const start = lines.findIndex((l) => OWN_SECTION.test(l));
+  if (start < 0) return next;
+  let end = start + 1;
+  while (end < lines.length && !/^\s*\[[^\]]+\]\s*$/.test(lines[end]!)) end++;
+  const section = lines.slice(start, end).join('\n').trimEnd();
+  return `${next.endsWith('\n') ? next : `${next}\n`}\n${section}\n`;
 }

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadAgentConfig } from '../../agent/config.ts';
 import type { AgentHandle } from '../../agent/main.ts';
 import {
   AMP_ID,
@@ -382,6 +383,19 @@ describe('PUT /1.0/config', () => {
     expect(agent.cfg.controller_worker.loadbalancer_topology).toBe('ACTIVE_STANDBY');
     // not live: takes effect after a restart only
     expect(agent.cfg.haproxy_amphora.bind_port).toBe(0);
+  });
+
+  it("keeps the file's [amphora_ts] section when the controller's text has none", async () => {
+    // The controller renders the whole file from Octavia's template: no section of ours.
+    const before = readFileSync(dir.configFile, 'utf8');
+    const own = before.slice(before.indexOf('[amphora_ts]')).trimEnd();
+    const controllers = before.slice(0, before.indexOf('[amphora_ts]')).replace('heartbeat_interval = 3', 'heartbeat_interval = 4');
+    const r = await call('PUT', '/1.0/config', controllers);
+    expect(r.status).toBe(202);
+    const after = readFileSync(dir.configFile, 'utf8');
+    expect(after.startsWith(controllers)).toBe(true);
+    expect(after.trimEnd().endsWith(own)).toBe(true);
+    expect(loadAgentConfig([dir.configFile]).amphora_ts).toMatchObject({ engine: 'haproxy', service_manager: 'process' });
   });
 
   it('a config the agent could not start with → 500 "Unable to update amphora-agent configuration.", file kept', async () => {
