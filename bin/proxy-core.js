@@ -1,4 +1,7 @@
 #!/usr/bin/env node
-// Entry point installed as the `proxy-core` command. The sources are TypeScript run by
-// Node 24's type stripping, so this shim only loads them.
-import '../proxy-core/cli.ts';
+// Entry point installed as the `proxy-core` command: runs proxy-core/cli, from the precompiled
+// JavaScript in dist/ when it matches the sources, else from the TypeScript sources
+// (bin/dist.js says which and why).
+import { entryUrl } from './dist.js';
+
+await import(entryUrl('proxy-core/cli'));

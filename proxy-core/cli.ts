@@ -6,13 +6,15 @@
 // -c validates and exits (0 valid, 1 invalid, like HAProxy); otherwise the supervisor
 // starts and serves until a signal: SIGUSR2/SIGHUP reload, SIGUSR1 soft stop, SIGTERM/SIGINT
 // stop. Exit codes: 0 after a stop, 1 when the configuration or the start failed (usage too).
+//
+// Only what every path needs is imported up front: `-c` (which the agent runs on every config
+// upload) loads the config pipeline and nothing else; the supervisor (workers, health checks,
+// stats) and the daemon code are imported by the paths that use them.
 
 import { readFileSync } from 'node:fs';
 import { formatMessage, loadConfig } from './config/load.ts';
 import { parseArgs, USAGE, withoutDaemonFlag, type CliOptions } from './runtime/args.ts';
-import { daemonChild, daemonize } from './runtime/daemon.ts';
 import * as log from './runtime/log.ts';
-import { StartError, Supervisor } from './runtime/supervisor.ts';
 
 /** HAProxy leaves hard-stop-after unset (wait forever); a soft stop here gives up after this. */
 const DEFAULT_HARD_STOP_AFTER_MS = 15 * 60_000;
@@ -45,6 +47,8 @@ function signalOldProcesses(o: CliOptions): void {
 }
 
 async function serve(o: CliOptions): Promise<number> {
+  const { daemonChild } = await import('./runtime/daemon.ts');
+  const { StartError, Supervisor } = await import('./runtime/supervisor.ts');
   const child = daemonChild();
   if (child) log.setLogSink(child.log);
   const hardStopAfter = Number(process.env.AMPHORA_TS_HARD_STOP_AFTER) || DEFAULT_HARD_STOP_AFTER_MS;
@@ -92,7 +96,7 @@ async function main(argv: string[]): Promise<number> {
   }
   log.configureLog({ quiet: o.quiet, verbose: o.verbose });
   if (o.check) return check(o);
-  if (o.daemon) return daemonize(withoutDaemonFlag(argv));
+  if (o.daemon) return (await import('./runtime/daemon.ts')).daemonize(withoutDaemonFlag(argv));
   return serve(o);
 }
 

@@ -3,7 +3,7 @@
 // A failure comes back as the ProbeResult HAProxy would report for that layer.
 
 import net from 'node:net';
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import { deadline } from './deadline.ts';
 import { errnoText, type ProbeResult, type ProbeTarget } from './probe.ts';
 
@@ -55,6 +55,9 @@ export async function openTls(
   opts: CheckTls,
   startedAt: number,
 ): Promise<Opened<tls.TLSSocket>> {
+  // node:tls is loaded on the first TLS check only: most supervisors never run one, and the
+  // module costs every one of them resident memory (the idle-RSS budget is 64 MB).
+  const { connect } = await import('node:tls');
   const tcp = await openTcp(target, signal);
   if (!tcp.socket) return tcp;
   const raw = tcp.socket;
@@ -67,7 +70,7 @@ export async function openTls(
     if (opts.ca !== undefined) options.ca = opts.ca;
     if (opts.servername !== undefined) options.servername = opts.servername;
     if (opts.alpn !== undefined) options.ALPNProtocols = opts.alpn;
-    const socket = tls.connect(options);
+    const socket = connect(options);
     let settled = false;
     const finish = (r: Opened<tls.TLSSocket>): void => {
       if (settled) return;

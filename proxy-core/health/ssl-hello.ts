@@ -2,7 +2,6 @@
 // the member answers with a ServerHello (L6OK). No TLS library involved, as in HAProxy, so
 // it also works against members whose certificates a real handshake would reject.
 
-import { randomBytes } from 'node:crypto';
 import { ABORTED, openTcp } from './connect.ts';
 import { deadline } from './deadline.ts';
 import { errnoText, replyBudget, type Probe, type ProbeResult, type ProbeTarget } from './probe.ts';
@@ -32,7 +31,7 @@ export function clientHello(): Buffer {
   ]);
   const body = Buffer.concat([
     Buffer.from([0x03, 0x03]), // client_version TLS 1.2
-    randomBytes(32),
+    crypto.getRandomValues(Buffer.alloc(32)),
     Buffer.from([0]), // session id: empty
     u16(suites.length),
     suites,

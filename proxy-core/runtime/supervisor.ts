@@ -32,6 +32,7 @@ import type { StatsLevel } from '../stats/show-stat.ts';
 import { RateSampler } from '../stats/rates.ts';
 import { StatsServer } from '../stats/socket.ts';
 import { answerCommand } from './commands.ts';
+import { compactHeap } from './compact.ts';
 import { allocateCounters, Counters, G, GAUGES_PER_SLOT } from './counters.ts';
 import { maxconnWarning } from './limits.ts';
 import * as log from './log.ts';
@@ -39,7 +40,9 @@ import type { BindError, FromWorker, ToWorker, WorkerData } from './messages.ts'
 import { removePidFile, writePidFile } from './pidfile.ts';
 import { Privileges } from './privileges.ts';
 
-const WORKER_URL = new URL('./worker.ts', import.meta.url);
+/** The worker entry beside this file: worker.js when running the precompiled copy in dist/
+ *  (bin/dist.js), worker.ts when running the sources. */
+const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
 
 /** A hard stop waits this long for workers to close before terminating them. */
 const STOP_GRACE_MS = 2_000;
@@ -194,6 +197,8 @@ export class Supervisor {
     }
     this.#started = true;
     log.notice(`serving generation 1 with ${gen.nbthread} worker thread(s) from ${this.#opts.files.join(', ')}`);
+    // Start-up garbage out (compact.ts); the workers did theirs before opening their binds.
+    compactHeap();
     if (this.#stopping) {
       // A stop signal arrived while starting.
       const how = this.#stopping;

@@ -19,6 +19,7 @@ import { compilePlan } from '../compile/compile.ts';
 import { serveTcp } from '../l4/tcp.ts';
 import { serveHttp1 } from '../l7/http1.ts';
 import { Admission } from './admission.ts';
+import { compactHeap } from './compact.ts';
 import { Counters } from './counters.ts';
 import type { WorkerEnv } from './env.ts';
 import { bindSpecs, ListenerSet, type Listener } from './listeners.ts';
@@ -80,6 +81,8 @@ async function applyPlan(msg: Extract<ToWorker, { type: 'plan' }>): Promise<void
     post({ type: 'rejected', generation: msg.generation, message: log.errorText(err) });
     return;
   }
+  // The first plan: start-up garbage out before any bind opens, while no client waits (compact.ts).
+  if (env.plan === undefined) compactHeap();
   // Swap first: a bind that opens below must find its frontend in the plan.
   env.plan = plan;
   admission.pump();
