@@ -12,12 +12,12 @@ import {
   ServiceStopError,
   UnknownActionError,
 } from '../errors.ts';
+import { queryStatsSocket } from '../heartbeat/stats-query.ts';
 import { ensureDir, renameDurable, writeAndSync, writeFileAtomic } from './atomic.ts';
 import type { EngineSpec } from './engine.ts';
 import type { Logger } from './log.ts';
 import type { KeyedMutex } from './mutex.ts';
 import type { ServiceManager } from './service.ts';
-import { query } from './stats.ts';
 import { assertCertFilename, assertUuid, type LoadBalancerStore, md5Hex, peerName } from './store.ts';
 
 export const ACTIONS = ['start', 'stop', 'reload'] as const;
@@ -210,7 +210,7 @@ export class Lifecycle {
    *  does; a failure only costs the states, so it is logged and the reload goes on. */
   private async saveServersState(lbId: string): Promise<void> {
     try {
-      const state = await query(this.store.statsSocketPath(lbId), 'show servers state');
+      const state = await queryStatsSocket(this.store.statsSocketPath(lbId), 'show servers state');
       await writeFileAtomic(this.store.stateFilePath(lbId), state, 0o600);
     } catch (e) {
       this.log.warning(`load balancer ${lbId}: could not save the servers state: ${(e as Error).message}`);

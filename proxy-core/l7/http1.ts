@@ -173,6 +173,16 @@ function v4(addr: string | undefined): string {
   return addr.startsWith('::ffff:') && addr.indexOf('.') > 0 ? addr.slice(7) : addr;
 }
 
+/** The unread tail of `buf` (from `off`) followed by `chunk`, in one new buffer: the rare
+ *  case of a head split over reads, for the request and the response side alike. */
+function joinRest(buf: Buffer, off: number, chunk: Buffer): Buffer {
+  const rest = buf.length - off;
+  const joined = Buffer.allocUnsafe(rest + chunk.length);
+  buf.copy(joined, 0, off);
+  chunk.copy(joined, rest);
+  return joined;
+}
+
 /** One client connection. */
 class H1Conn implements UpstreamOwner {
   readonly client: net.Socket;
@@ -352,12 +362,8 @@ class H1Conn implements UpstreamOwner {
       return;
     }
     // Rare: a head in several reads, or pipelined bytes behind a busy request.
-    const rest = buf.length - this.inOff;
-    const joined = Buffer.allocUnsafe(rest + chunk.length);
-    buf.copy(joined, 0, this.inOff);
-    chunk.copy(joined, rest);
     this.scanFrom = Math.max(0, this.scanFrom - this.inOff);
-    this.inBuf = joined;
+    this.inBuf = joinRest(buf, this.inOff, chunk);
     this.inOff = 0;
   }
 
@@ -815,12 +821,8 @@ class H1Conn implements UpstreamOwner {
       this.resOff = 0;
       return;
     }
-    const rest = buf.length - this.resOff;
-    const joined = Buffer.allocUnsafe(rest + chunk.length);
-    buf.copy(joined, 0, this.resOff);
-    chunk.copy(joined, rest);
     this.resScan = Math.max(0, this.resScan - this.resOff);
-    this.resBuf = joined;
+    this.resBuf = joinRest(buf, this.resOff, chunk);
     this.resOff = 0;
   }
 

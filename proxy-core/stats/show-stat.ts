@@ -125,6 +125,21 @@ function httpResponses(ctx: Ctx, slot: number): Row {
   };
 }
 
+/** The cells a server and a backend both total over their slot: times picked, session rates,
+ *  HTTP answers (http mode only) and aborts. */
+function balancedCells(ctx: Ctx, s: number, http: boolean): Row {
+  const c = ctx.plan.counters;
+  return {
+    lbtot: c.sum(s, T.lbtot),
+    rate: ctx.rates?.rate(s) ?? 0,
+    rate_max: ctx.rates?.rateMax(s) ?? 0,
+    ...(http ? httpResponses(ctx, s) : {}),
+    ...(http ? { req_tot: c.sum(s, T.reqTot) } : {}),
+    cli_abrt: c.sum(s, T.cliAbrt),
+    srv_abrt: c.sum(s, T.srvAbrt),
+  };
+}
+
 /** The module columns after "-": TLS counters everywhere, HTTP/2 and HTTP/1 on proxies. */
 function moduleColumns(withMux: boolean): Row {
   const row: Row = { '-': '-', ssl_sess: 0, ssl_reused_sess: 0, ssl_failed_handshake: 0 };
@@ -243,14 +258,8 @@ function serverRow(ctx: Ctx, m: MemberPlan, iid: number): Row {
     pid: 1,
     iid,
     sid: m.id,
-    lbtot: c.sum(s, T.lbtot),
     type: 2,
-    rate: ctx.rates?.rate(s) ?? 0,
-    rate_max: ctx.rates?.rateMax(s) ?? 0,
-    ...(http ? httpResponses(ctx, s) : {}),
-    ...(http ? { req_tot: c.sum(s, T.reqTot) } : {}),
-    cli_abrt: c.sum(s, T.cliAbrt),
-    srv_abrt: c.sum(s, T.srvAbrt),
+    ...balancedCells(ctx, s, http),
     lastsess: -1,
     qtime: 0,
     ctime: 0,
@@ -367,14 +376,8 @@ function backendRow(ctx: Ctx, be: BackendPlan, iid: number): Row {
     pid: 1,
     iid,
     sid: 0,
-    lbtot: c.sum(s, T.lbtot),
     type: 1,
-    rate: ctx.rates?.rate(s) ?? 0,
-    rate_max: ctx.rates?.rateMax(s) ?? 0,
-    ...(http ? httpResponses(ctx, s) : {}),
-    ...(http ? { req_tot: c.sum(s, T.reqTot) } : {}),
-    cli_abrt: c.sum(s, T.cliAbrt),
-    srv_abrt: c.sum(s, T.srvAbrt),
+    ...balancedCells(ctx, s, http),
     comp_in: 0,
     comp_out: 0,
     comp_byp: 0,
