@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
+import { afterEach, describe, expect, it } from 'vitest';
+
 import { loadAgentConfig } from '../../agent/config.ts';
 import { startAgent } from '../../agent/main.ts';
 import { hasIpv6Loopback } from './octavia.ts';
@@ -188,4 +190,26 @@ export async function runInterop(engine: 'proxy-core' | 'haproxy', cleanups: (()
     throw new Error(`${end.error}\n${end.traceback}\n--- driver stderr ---\n${driver.stderr.slice(-60).join('\n')}`);
   }
   return checks as string[];
+}
+
+/** The interop scenario as one vitest case for `engine`, cleaning up after itself. Each engine
+ *  has its own test file so that each stays within a file's time budget. */
+export function describeInterop(engine: 'proxy-core' | 'haproxy'): void {
+  const cleanups: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) {
+      try {
+        await c();
+      } catch {
+        // keep cleaning up
+      }
+    }
+  });
+
+  describe(`an unmodified Octavia controller drives the agent (engine ${engine})`, () => {
+    it('uploads, reloads, routes traffic and is heard by the health manager', async () => {
+      const checks = await runInterop(engine, cleanups);
+      expect(checks).toEqual(expect.arrayContaining(KEY_CHECKS));
+    }, 300_000);
+  });
 }
