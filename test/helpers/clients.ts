@@ -124,3 +124,10 @@ export function httpRequest(
     req.end(opts.body);
   });
 }
+
+/** The member names that answered `n` one-line TCP exchanges (members reply `name:…`). */
+export async function answersFrom(port: number, n: number): Promise<Set<string>> {
+  const names = new Set<string>();
+  for (let i = 0; i < n; i++) names.add((await tcpExchange(port, `q${i}\n`)).split(':')[0]!);
+  return names;
+}

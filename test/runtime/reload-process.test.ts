@@ -4,7 +4,7 @@
 import { chmodSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LineClient, refused, tcpExchange } from '../helpers/clients.ts';
+import { answersFrom, LineClient, refused, tcpExchange } from '../helpers/clients.ts';
 import { startTcpMember, type Member } from '../helpers/members.ts';
 import { freePort, sleep, startProxy, statsCommand, stopAllProxies } from '../helpers/proxy.ts';
 import { proxyConfig } from './configs.ts';
@@ -20,12 +20,6 @@ async function member(name: string): Promise<Member> {
   const m = await startTcpMember(name);
   members.push(m);
   return m;
-}
-
-async function answersFrom(port: number, n: number): Promise<Set<string>> {
-  const names = new Set<string>();
-  for (let i = 0; i < n; i++) names.add((await tcpExchange(port, `q${i}\n`)).split(':')[0]!);
-  return names;
 }
 
 describe('reload of binds, threads and identity', () => {

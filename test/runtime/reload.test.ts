@@ -2,7 +2,7 @@
 // traffic flows, keep serving the old config when the new one is invalid.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { LineClient, tcpExchange } from '../helpers/clients.ts';
+import { answersFrom, LineClient, tcpExchange } from '../helpers/clients.ts';
 import { startTcpMember, type Member } from '../helpers/members.ts';
 import { freePort, sleep, startProxy, stopAllProxies } from '../helpers/proxy.ts';
 import { proxyConfig } from './configs.ts';
@@ -18,12 +18,6 @@ async function member(name: string): Promise<Member> {
   const m = await startTcpMember(name);
   members.push(m);
   return m;
-}
-
-async function answersFrom(port: number, n: number): Promise<Set<string>> {
-  const names = new Set<string>();
-  for (let i = 0; i < n; i++) names.add((await tcpExchange(port, `q${i}\n`)).split(':')[0]!);
-  return names;
 }
 
 describe('reload', () => {
