@@ -16,9 +16,10 @@
 // is bumped and notified (Atomics.waitAsync in each thread that has waiters), and waiters
 // of this thread are served at once without waiting for the notification.
 //
-// Hot path: one Attempt object and the one promise returned; socket events go to
-// module-level functions that find the attempt on the socket, so nothing is allocated per
-// event and no closure per request.
+// Hot path: startSession() tells its owner directly (two methods, no promise, no result
+// object). A pooled connection is handed over before startSession() returns, with nothing
+// allocated; otherwise one Attempt carries the connect or the wait in the queue, and socket
+// events go to module-level functions that find the attempt on the socket.
 
 import net from 'node:net';
 import type { BackendPlan, MemberPlan } from '../compile/plan.ts';
@@ -26,9 +27,29 @@ import { G, GAUGES_PER_SLOT, T, type Counters } from '../runtime/counters.ts';
 import type { PickContext } from './balancer.ts';
 import { anyUsable } from './usable.ts';
 
-export type SessionResult =
-  | { member: MemberPlan; socket: net.Socket; reused: boolean }
-  | { error: 'no-server' | 'queue-timeout' | 'connect-failed' | 'aborted' };
+export type SessionError = 'no-server' | 'queue-timeout' | 'connect-failed' | 'aborted';
+
+export type SessionResult = { member: MemberPlan; socket: net.Socket; reused: boolean } | { error: SessionError };
+
+/** Who waits for a server-side session: told exactly once, by sessionReady or sessionFailed. */
+export interface SessionOwner {
+  /** A pooled connection to `m` to use as is, or undefined for a new connection. */
+  idleFor(m: MemberPlan): net.Socket | undefined;
+  /**
+   * The session is open on `member` over `socket` (connected, no timeout set, a harmless
+   * 'error' listener of ours attached). The owner must call endSession(member, counters)
+   * exactly once when the session ends.
+   */
+  sessionReady(member: MemberPlan, socket: net.Socket, reused: boolean): void;
+  /** No session: nothing is held (no endSession then). */
+  sessionFailed(error: SessionError): void;
+}
+
+/** A session still being opened (connecting, waiting to retry, or queued). */
+export interface PendingSession {
+  /** Drop it: slots are given back and the owner is not told anything any more. */
+  cancel(): void;
+}
 
 /** Longest a queue sleeps without looking (a member coming up does not notify). */
 const QUEUE_POLL_MS = 1000;
@@ -39,14 +60,40 @@ const kAttempt = Symbol('amphora.attempt');
 type AttemptSocket = net.Socket & { [kAttempt]?: Attempt | undefined };
 
 /**
- * Open a server-side session on `be` for one request (or one tcp connection).
+ * Open a server-side session on `be` for one request (or one tcp connection) and tell
+ * `owner` how it went. The owner may be told before this returns (a pooled connection, no
+ * usable member): then the result is undefined. Otherwise the pending session is returned.
  *
  * `ctx` is read again on retries and redispatch (its `avoid` is set and restored meanwhile).
- * `idle(member)` may hand back a pooled connection to that member; it is used as is
- * (`reused: true`; counting connReuse is the pool owner's job). On success the socket is
- * connected, has no timeout set and carries a harmless 'error' listener of ours; the caller
- * owns it and must call endSession(member, counters) exactly once when the server-side
- * session ends. On every error result nothing is held: no endSession then.
+ * A connection from `owner.idleFor(member)` is used as is (`reused: true`; counting
+ * connReuse is the owner's job).
+ */
+export function startSession(be: BackendPlan, ctx: PickContext, counters: Counters, owner: SessionOwner): PendingSession | undefined {
+  const m = pickAndReserve(be, ctx, counters);
+  if (m !== undefined) {
+    counters.enter(be.slot);
+    const pooled = owner.idleFor(m);
+    if (pooled !== undefined) {
+      owner.sessionReady(m, pooled, true);
+      return undefined;
+    }
+    const a = new Attempt(be, ctx, counters, owner);
+    a.member = m;
+    a.dial();
+    return a.done ? undefined : a;
+  }
+  if (!anyUsable(be.members, counters.gauges)) {
+    owner.sessionFailed('no-server');
+    return undefined;
+  }
+  const a = new Attempt(be, ctx, counters, owner);
+  queueOf(be, counters).add(a);
+  return a.done ? undefined : a;
+}
+
+/**
+ * The promise form of startSession(), for callers off the hot path: resolves with the
+ * session or the error; `signal` cancels a pending session ({ error: 'aborted' }).
  */
 export function openSession(
   be: BackendPlan,
@@ -55,19 +102,30 @@ export function openSession(
   idle?: (m: MemberPlan) => net.Socket | undefined,
   signal?: AbortSignal,
 ): Promise<SessionResult> {
-  const a = new Attempt(be, ctx, counters, idle, signal);
-  if (signal !== undefined) {
-    if (signal.aborted) {
-      a.finish(ABORTED);
-      return a.promise;
-    }
-    signal.addEventListener('abort', a);
+  if (signal?.aborted) return Promise.resolve(ABORTED);
+  const { promise, resolve } = Promise.withResolvers<SessionResult>();
+  const owner: SessionOwner = {
+    idleFor: (m) => idle?.(m),
+    sessionReady: (member, socket, reused) => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve({ member, socket, reused });
+    },
+    sessionFailed: (error) => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve(error === 'aborted' ? ABORTED : { error });
+    },
+  };
+  let pending: PendingSession | undefined;
+  function onAbort(): void {
+    pending?.cancel();
+    resolve(ABORTED);
   }
-  a.assign();
-  return a.promise;
+  signal?.addEventListener('abort', onAbort);
+  pending = startSession(be, ctx, counters, owner);
+  return promise;
 }
 
-/** End a session that openSession() opened: free the member slot and wake queued requests. */
+/** End a session that startSession() opened: free the member slot and wake queued requests. */
 export function endSession(member: MemberPlan, counters: Counters): void {
   counters.leave(member.slot);
   counters.leave(member.backend.slot);
@@ -75,21 +133,15 @@ export function endSession(member: MemberPlan, counters: Counters): void {
 }
 
 const ABORTED: SessionResult = { error: 'aborted' };
-const NO_SERVER: SessionResult = { error: 'no-server' };
-const QUEUE_TIMEOUT: SessionResult = { error: 'queue-timeout' };
-const CONNECT_FAILED: SessionResult = { error: 'connect-failed' };
 
 // --------------------------------------------------------------------------- the attempt
 
-/** One request's way to a member. Listener object for the abort signal (handleEvent). */
-class Attempt {
+/** One request's way to a member when it is not served at once: connecting, retrying, queued. */
+class Attempt implements PendingSession {
   readonly be: BackendPlan;
   readonly ctx: PickContext;
   readonly counters: Counters;
-  readonly idle: ((m: MemberPlan) => net.Socket | undefined) | undefined;
-  readonly signal: AbortSignal | undefined;
-  readonly promise: Promise<SessionResult>;
-  private readonly resolve: (r: SessionResult) => void;
+  readonly owner: SessionOwner;
   /** Member whose slot this attempt holds (undefined while unassigned or queued). */
   member: MemberPlan | undefined = undefined;
   /** Connection in progress. */
@@ -102,48 +154,34 @@ class Attempt {
   queued = false;
   /** When waiting in the queue ends (performance.now() ms; Infinity = no timeout queue). */
   deadline = Infinity;
-  /** The promise is settled: late events are ignored. */
+  /** The owner was told (or the attempt was cancelled): late events are ignored. */
   done = false;
 
-  constructor(
-    be: BackendPlan,
-    ctx: PickContext,
-    counters: Counters,
-    idle: ((m: MemberPlan) => net.Socket | undefined) | undefined,
-    signal: AbortSignal | undefined,
-  ) {
+  constructor(be: BackendPlan, ctx: PickContext, counters: Counters, owner: SessionOwner) {
     this.be = be;
     this.ctx = ctx;
     this.counters = counters;
-    this.idle = idle;
-    this.signal = signal;
+    this.owner = owner;
     this.retriesLeft = be.retries;
-    const { promise, resolve } = Promise.withResolvers<SessionResult>();
-    this.promise = promise;
-    this.resolve = resolve;
   }
 
-  /** First choice: a member with room now, else the queue, else no server at all. */
-  assign(): void {
-    const m = pickAndReserve(this.be, this.ctx, this.counters);
-    if (m !== undefined) return this.start(m);
-    if (!anyUsable(this.be.members, this.counters.gauges)) return this.finish(NO_SERVER);
-    queueOf(this.be, this.counters).add(this);
-  }
-
-  /** A member slot is held: count the session on the backend and go. */
+  /** A member slot is held (out of the queue): count the session on the backend and go. */
   start(m: MemberPlan): void {
     this.member = m;
     this.counters.enter(this.be.slot);
     this.connect();
   }
 
+  /** A pooled connection to the member when the owner has one, else a new connection. */
   connect(): void {
+    const pooled = this.owner.idleFor(this.member!);
+    if (pooled !== undefined) return this.ready(pooled, true);
+    this.dial();
+  }
+
+  /** A new connection to the member. */
+  dial(): void {
     const m = this.member!;
-    if (this.idle !== undefined) {
-      const pooled = this.idle(m);
-      if (pooled !== undefined) return this.finish({ member: m, socket: pooled, reused: true });
-    }
     let s: AttemptSocket;
     try {
       s = net.connect({ host: m.host, port: m.port ?? this.ctx.dstPort ?? 0, allowHalfOpen: true, noDelay: true });
@@ -170,7 +208,7 @@ class Attempt {
       s.setTimeout(0);
       s.removeListener('timeout', onConnectTimeout);
     }
-    this.finish({ member: this.member!, socket: s, reused: false });
+    this.ready(s, false);
   }
 
   /** The connection to `member` failed (refused, reset, timeout connect). */
@@ -182,7 +220,7 @@ class Attempt {
       c.add(m.slot, T.econ);
       c.add(be.slot, T.econ);
       this.release();
-      return this.finish(CONNECT_FAILED);
+      return this.fail('connect-failed');
     }
     this.retriesLeft--;
     if (this.retriesLeft === 0 && be.redispatch) {
@@ -217,30 +255,36 @@ class Attempt {
     endSession(m, this.counters);
   }
 
-  /** AbortSignal listener: drop whatever is in progress. */
-  handleEvent(): void {
+  cancel(): void {
     if (this.done) return;
+    this.done = true;
     if (this.queued) {
       queueOf(this.be, this.counters).remove(this);
-    } else {
-      if (this.timer !== undefined) clearTimeout(this.timer);
-      const s = this.socket;
-      if (s !== undefined) {
-        s[kAttempt] = undefined;
-        this.socket = undefined;
-        s.destroy();
-      }
-      this.release();
+      return;
     }
-    this.finish(ABORTED);
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    const s = this.socket;
+    if (s !== undefined) {
+      s[kAttempt] = undefined;
+      this.socket = undefined;
+      s.destroy();
+    }
+    this.release();
   }
 
-  finish(r: SessionResult): void {
+  ready(socket: net.Socket, reused: boolean): void {
     if (this.done) return;
     this.done = true;
     this.timer = undefined;
-    if (this.signal !== undefined) this.signal.removeEventListener('abort', this);
-    this.resolve(r);
+    this.owner.sessionReady(this.member!, socket, reused);
+  }
+
+  fail(error: SessionError): void {
+    if (this.done) return;
+    this.done = true;
+    this.timer = undefined;
+    this.owner.sessionFailed(error);
   }
 }
 
@@ -445,7 +489,7 @@ class BackendQueue {
         w.splice(i, 1);
         a.queued = false;
         this.counters.dequeue(this.be.slot);
-        a.finish(QUEUE_TIMEOUT);
+        a.fail('queue-timeout');
         continue;
       }
       if (a.deadline < next) next = a.deadline;

@@ -1,6 +1,6 @@
 // Mode tcp: one client connection piped to one member connection, both ways.
 //
-//   accept ─ count (global, frontend) ─ openSession(default backend) ─ pipe ⇄ ─ close both
+//   accept ─ count (global, frontend) ─ startSession(default backend) ─ pipe ⇄ ─ close both
 //
 // - Backpressure: a side that cannot take more pauses the other side's reading until 'drain'.
 // - Half-close: a FIN from one side is forwarded (end()) to the other while the other
@@ -12,17 +12,17 @@
 //   once either direction is shut down, `timeout client-fin` / `timeout server-fin` take
 //   over on their side when set. A timeout closes both sides.
 // - Counting: sessions on the global and frontend slots for the client connection, the
-//   member/backend session through openSession/endSession, bytes in (client → member) and
+//   member/backend session through startSession/endSession, bytes in (client → member) and
 //   out (member → client) on frontend, backend and member, client/server aborts
 //   (errors and timeouts) on backend and member.
 //
-// Per connection: one TcpSession, one AbortController while connecting, and the callback of
-// the session promise; socket events go to module-level functions that find the session on
-// the socket, so no closure is built per event or per connection beyond that.
+// Per connection: one TcpSession (the session's owner, told directly when the member is
+// connected); socket events go to module-level functions that find the session on the
+// socket, so no closure is built per event or per connection.
 
 import type net from 'node:net';
 import type { BackendPlan, FrontendPlan, MemberPlan, Plan } from '../compile/plan.ts';
-import { openSession, endSession, type SessionResult } from '../balance/session.ts';
+import { endSession, startSession, type PendingSession, type SessionError, type SessionOwner } from '../balance/session.ts';
 import { T, type Counters } from '../runtime/counters.ts';
 import type { WorkerEnv } from '../runtime/env.ts';
 
@@ -39,20 +39,22 @@ export function serveTcp(client: net.Socket, fe: FrontendPlan, env: WorkerEnv): 
     client.destroy();
     return;
   }
-  const s = new TcpSession(client as TcpSocket, current, plan, env.track(client));
+  const s = new TcpSession(client as TcpSocket, current, plan, env);
+  env.track(client);
   s.begin();
 }
 
-class TcpSession {
+class TcpSession implements SessionOwner {
   readonly client: TcpSocket;
   readonly fe: FrontendPlan;
   readonly plan: Plan;
   readonly counters: Counters;
-  readonly untrack: () => void;
+  readonly env: WorkerEnv;
   be: BackendPlan | undefined = undefined;
   member: MemberPlan | undefined = undefined;
   server: TcpSocket | undefined = undefined;
-  connecting: AbortController | undefined = undefined;
+  /** The member connection being opened (cancelled when the client goes first). */
+  connecting: PendingSession | undefined = undefined;
   /** 'end' received from each side (its FIN, forwarded to the other). */
   clientEnded = false;
   serverEnded = false;
@@ -61,12 +63,12 @@ class TcpSession {
   /** An abort was counted already (errors and timeouts count once per connection). */
   aborted = false;
 
-  constructor(client: TcpSocket, fe: FrontendPlan, plan: Plan, untrack: () => void) {
+  constructor(client: TcpSocket, fe: FrontendPlan, plan: Plan, env: WorkerEnv) {
     this.client = client;
     this.fe = fe;
     this.plan = plan;
     this.counters = plan.counters;
-    this.untrack = untrack;
+    this.env = env;
   }
 
   begin(): void {
@@ -91,26 +93,32 @@ class TcpSession {
       return;
     }
     this.be = be;
-    this.connecting = new AbortController();
     const ctx = { src: client.remoteAddress ?? '', dstPort: client.localPort };
-    openSession(be, ctx, c, undefined, this.connecting.signal).then((r) => this.connected(r));
+    // May answer before it returns (then nothing is pending).
+    this.connecting = startSession(be, ctx, c, this);
   }
 
-  connected(r: SessionResult): void {
+  /** Every tcp connection gets its own member connection. */
+  idleFor(): undefined {
+    return undefined;
+  }
+
+  sessionFailed(_error: SessionError): void {
+    // No member (none usable, queue timeout, connect failures): HAProxy closes.
     this.connecting = undefined;
-    if ('error' in r) {
-      // No member (none usable, queue timeout, connect failures): HAProxy closes.
-      this.client.destroy();
-      return;
-    }
-    const server = r.socket as TcpSocket;
-    this.member = r.member;
+    this.client.destroy();
+  }
+
+  sessionReady(member: MemberPlan, socket: net.Socket): void {
+    this.connecting = undefined;
+    const server = socket as TcpSocket;
+    this.member = member;
     this.server = server;
     if (this.clientClosed || server.destroyed) {
       if (!this.clientClosed) this.client.destroy();
       server.destroy();
       this.serverClosed = true;
-      endSession(r.member, this.counters);
+      endSession(member, this.counters);
       return;
     }
     const client = this.client;
@@ -192,9 +200,10 @@ function onClientClose(this: TcpSocket, hadError: boolean): void {
   const c = s.counters;
   c.leave(s.plan.globalSlot);
   c.leave(s.fe.slot);
-  s.untrack();
+  s.env.untrack(this);
   if (s.connecting !== undefined) {
-    s.connecting.abort();
+    s.connecting.cancel();
+    s.connecting = undefined;
     return;
   }
   const server = s.server;

@@ -85,6 +85,9 @@ for (let c = 48; c <= 57; c++) HEX[c] = c - 48;
 for (let c = 65; c <= 70; c++) HEX[c] = c - 55;
 for (let c = 97; c <= 102; c++) HEX[c] = c - 87;
 
+/** The `buf` of a head that holds none. */
+export const NO_BYTES = Buffer.alloc(0);
+
 /** Methods interned so a request does not allocate its method string. */
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE'];
 const METHOD_BYTES = METHODS.map((m) => Buffer.from(m, 'latin1'));
@@ -94,7 +97,7 @@ const METHOD_BYTES = METHODS.map((m) => Buffer.from(m, 'latin1'));
  * resets every field. Offsets index `buf`; they stay valid as long as `buf` is kept.
  */
 export class Head {
-  buf: Buffer = Buffer.alloc(0);
+  buf: Buffer = NO_BYTES;
   /** First byte of the start line (after skipped empty lines). */
   start = 0;
   /** First byte after the empty line ending the head. */

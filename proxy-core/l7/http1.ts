@@ -10,7 +10,7 @@
 // write, then the body streams as bytes while its framing is tracked (Content-Length count
 // or chunked tracker). The response head is parsed the same way; when nothing needs to
 // change it is forwarded as the member sent it, in the same write as the body bytes that
-// came with it. Member connections come from openSession() and go back to the worker's pool
+// came with it. Member connections come from startSession() and go back to the worker's pool
 // (pool.ts) once an exchange ends cleanly.
 //
 // Statuses, as HAProxy: malformed request 400 (413/422 for HAProxy's special cases), head
@@ -33,10 +33,10 @@
 
 import type net from 'node:net';
 import type { BackendPlan, FrontendPlan, MemberPlan, Plan } from '../compile/plan.ts';
-import { endSession, openSession, type SessionResult } from '../balance/session.ts';
+import { endSession, startSession, type SessionError, type SessionOwner } from '../balance/session.ts';
 import type { PickContext } from '../balance/balancer.ts';
 import { T, type Counters } from '../runtime/counters.ts';
-import type { WorkerEnv } from '../runtime/env.ts';
+import type { Drainable, WorkerEnv } from '../runtime/env.ts';
 import { errorResponse, replyResponse } from './errors.ts';
 import {
   ChunkedTracker,
@@ -85,14 +85,50 @@ export function serveHttp1(client: net.Socket, fe: FrontendPlan, env: WorkerEnv)
     client.destroy();
     return;
   }
-  const c = new H1Conn(client, current, plan, env);
+  const c = new H1Conn(client as H1Socket, current, plan, env);
   c.begin();
+}
+
+/** The H1Conn of a client socket: the socket's listeners are module functions, not closures. */
+const kConn = Symbol('amphora.h1');
+type H1Socket = net.Socket & { [kConn]?: H1Conn };
+
+function onClientData(this: H1Socket, chunk: Buffer): void {
+  this[kConn]!.clientData(chunk);
+}
+function onClientEnd(this: H1Socket): void {
+  this[kConn]!.clientEnd();
+}
+function onClientDrain(this: H1Socket): void {
+  this[kConn]!.clientDrain();
+}
+function onClientClose(this: H1Socket): void {
+  this[kConn]!.clientClose();
+}
+function ignore(): void {}
+
+/**
+ * Transactions of closed connections, for new ones: a Txn's typed arrays cost more to make
+ * than to keep. Kept per worker thread, a bounded number.
+ */
+const freeTxns: Txn[] = [];
+const FREE_TXNS_MAX = 256;
+
+function takeTxn(maxHeaders: number): Txn {
+  const t = freeTxns.pop();
+  return t !== undefined && t.req.head.maxHeaders === maxHeaders ? t : new Txn(maxHeaders);
+}
+
+function giveTxn(t: Txn): void {
+  if (freeTxns.length >= FREE_TXNS_MAX) return;
+  t.forget();
+  freeTxns.push(t);
 }
 
 // Connection phases.
 const P_IDLE = 0; // waiting for a request's first byte
 const P_HEAD = 1; // part of a head received
-const P_SESSION = 2; // head accepted, waiting for openSession
+const P_SESSION = 2; // head accepted, waiting for startSession's answer
 const P_EXCHANGE = 3; // member connected: request body and/or response flowing
 const P_TUNNEL = 4; // after 101 / CONNECT 2xx: raw bytes both ways
 const P_CLOSING = 5; // last response written, waiting for the client to go (lingering close)
@@ -184,8 +220,8 @@ function joinRest(buf: Buffer, off: number, chunk: Buffer): Buffer {
 }
 
 /** One client connection. */
-class H1Conn implements UpstreamOwner {
-  readonly client: net.Socket;
+class H1Conn implements UpstreamOwner, SessionOwner, Drainable {
+  readonly client: H1Socket;
   readonly env: WorkerEnv;
   plan: Plan;
   fe: FrontendPlan;
@@ -195,14 +231,11 @@ class H1Conn implements UpstreamOwner {
   private readonly entered: Counters;
   private readonly enteredFe: number;
   private readonly enteredGlobal: number;
-  private untrack: (() => void) | undefined = undefined;
   private limits: Limits;
 
   readonly txn: Txn;
   private readonly route: { backend: BackendPlan | undefined } = { backend: undefined };
   private readonly pick: PickContext;
-  private readonly idleFn: (m: MemberPlan) => net.Socket | undefined;
-  private readonly sessionFn: (r: SessionResult) => void;
 
   phase = P_IDLE;
   /** Requests started on this connection. */
@@ -235,11 +268,11 @@ class H1Conn implements UpstreamOwner {
   beHttp: BackendHttp | undefined = undefined;
   member: MemberPlan | undefined = undefined;
   up: Upstream | undefined = undefined;
-  /** Counters openSession used (endSession must get the same). */
+  /** Counters startSession used (endSession must get the same). */
   private sessCounters: Counters | undefined = undefined;
   private sessionOpen = false;
   private reused = false;
-  /** Only fresh connections on the next openSession (a reused one failed). */
+  /** Only fresh connections on the next startSession (a reused one failed). */
   private forceFresh = false;
   /** Member connection kept for this client only (http-reuse never). */
   private privateUp: Upstream | undefined = undefined;
@@ -285,7 +318,7 @@ class H1Conn implements UpstreamOwner {
   private tunnelClientEnded = false;
   private tunnelServerEnded = false;
 
-  constructor(client: net.Socket, fe: FrontendPlan, plan: Plan, env: WorkerEnv) {
+  constructor(client: H1Socket, fe: FrontendPlan, plan: Plan, env: WorkerEnv) {
     this.client = client;
     this.env = env;
     this.plan = plan;
@@ -296,26 +329,25 @@ class H1Conn implements UpstreamOwner {
     this.enteredFe = fe.slot;
     this.enteredGlobal = plan.globalSlot;
     this.limits = limitsOf(plan);
-    this.txn = new Txn(this.limits.maxHeaders);
+    this.txn = takeTxn(this.limits.maxHeaders);
     this.txn.setAddresses(v4(client.remoteAddress), client.remotePort ?? 0, v4(client.localAddress), client.localPort ?? 0);
     this.txn.frontendName = fe.name;
     this.pick = { src: this.txn.src, dstPort: this.txn.dstPort };
-    this.idleFn = (m) => this.idleFor(m);
-    this.sessionFn = (r) => this.onSession(r);
   }
 
   begin(): void {
     const c = this.client;
     this.entered.enter(this.enteredGlobal);
     this.entered.enter(this.enteredFe);
-    this.untrack = this.env.track(c, () => this.onDrainSignal());
+    this.env.track(c, this);
+    c[kConn] = this;
     c.allowHalfOpen = true;
     c.setNoDelay(true);
-    c.on('data', (chunk: Buffer) => this.onClientData(chunk));
-    c.on('end', () => this.onClientEnd());
-    c.on('drain', () => this.onClientDrain());
-    c.on('error', () => {});
-    c.on('close', () => this.onClientClose());
+    c.on('data', onClientData);
+    c.on('end', onClientEnd);
+    c.on('drain', onClientDrain);
+    c.on('error', ignore);
+    c.on('close', onClientClose);
     watch(this);
     const t = this.fe.timeouts.httpRequest;
     this.idleDeadline = t > 0 ? now() + t : 0;
@@ -324,7 +356,7 @@ class H1Conn implements UpstreamOwner {
 
   // ------------------------------------------------------------------- client input
 
-  private onClientData(chunk: Buffer): void {
+  clientData(chunk: Buffer): void {
     this.counters.add(this.fe.slot, T.bin, chunk.length);
     switch (this.phase) {
       case P_IDLE:
@@ -507,9 +539,9 @@ class H1Conn implements UpstreamOwner {
       if (this.phase !== P_SESSION) return true; // invalid body
     }
     this.sessCounters = c;
-    // No abort signal: like HAProxy without `option abortonclose`, a queued or connecting
-    // request goes on when its client leaves; onSession() then hands the connection back.
-    openSession(this.be!, this.pick, c, this.idleFn).then(this.sessionFn);
+    // Never cancelled: like HAProxy without `option abortonclose`, a queued or connecting
+    // request goes on when its client leaves; sessionReady() then hands the connection back.
+    startSession(this.be!, this.pick, c, this);
     return true;
   }
 
@@ -637,8 +669,8 @@ class H1Conn implements UpstreamOwner {
 
   // ----------------------------------------------------------------- member session
 
-  /** openSession's idle callback: a pooled connection to `m` when http-reuse allows it. */
-  private idleFor(m: MemberPlan): net.Socket | undefined {
+  /** startSession's question: a pooled connection to `m` when http-reuse allows it. */
+  idleFor(m: MemberPlan): net.Socket | undefined {
     if (this.forceFresh) return undefined;
     const reuse = m.backend.httpReuse;
     const key = memberKey(m);
@@ -654,28 +686,25 @@ class H1Conn implements UpstreamOwner {
     return takeIdle(key, first && reuse === 'aggressive')?.socket;
   }
 
-  private onSession(r: SessionResult): void {
+  sessionFailed(error: SessionError): void {
+    // No member for a client that went away (or a request that failed) meanwhile: nothing to do.
+    if (this.phase !== P_SESSION || error === 'aborted') return;
+    this.reply(503);
+  }
+
+  sessionReady(m: MemberPlan, socket: net.Socket, reused: boolean): void {
+    const up = upstreamOf(socket, memberKey(m));
     if (this.phase !== P_SESSION) {
-      // The client went away (or the request failed) meanwhile.
-      if ('socket' in r) {
-        endSession(r.member, this.sessCounters!);
-        const up = upstreamOf(r.socket, memberKey(r.member));
-        if (up.owner === undefined && up.alive && r.member.backend.httpReuse !== 'never') release(up, now());
-        else up.destroy();
-      }
+      // The client went away (or the request failed) meanwhile: the connection goes back.
+      endSession(m, this.sessCounters!);
+      if (up.owner === undefined && up.alive && m.backend.httpReuse !== 'never') release(up, now());
+      else up.destroy();
       return;
     }
-    if ('error' in r) {
-      if (r.error === 'aborted') return;
-      this.reply(503);
-      return;
-    }
-    const m = r.member;
-    const up = upstreamOf(r.socket, memberKey(m));
     this.member = m;
     this.sessionOpen = true;
-    this.reused = r.reused;
-    if (r.reused && !up.alive) {
+    this.reused = reused;
+    if (reused && !up.alive) {
       // Closed by the member between the pool and now.
       this.retryFresh(up);
       return;
@@ -691,14 +720,14 @@ class H1Conn implements UpstreamOwner {
       c.add(be.slot, T.reqTot);
       c.add(m.slot, T.reqTot);
     }
-    if (r.reused) {
+    if (reused) {
       c.add(be.slot, T.connReuse);
       c.add(m.slot, T.connReuse);
     }
     const out = this.replay ?? this.buildRequest();
     // A reused connection may have been closed by the member just now: keep what was sent
     // to send it again on a new connection when the whole request is in it.
-    if (this.replay === undefined && r.reused && this.reqDone && this.pending.length === 0 && isIdempotent(this.txn.method)) {
+    if (this.replay === undefined && reused && this.reqDone && this.pending.length === 0 && isIdempotent(this.txn.method)) {
       this.replay = out;
     }
     this.exBin += out.length;
@@ -774,7 +803,7 @@ class H1Conn implements UpstreamOwner {
     this.serverDeadline = 0;
     const c = this.counters;
     this.sessCounters = c;
-    openSession(this.be!, this.pick, c, this.idleFn).then(this.sessionFn);
+    startSession(this.be!, this.pick, c, this);
   }
 
   private canRetry(): boolean {
@@ -1264,7 +1293,7 @@ class H1Conn implements UpstreamOwner {
     }
   }
 
-  private onClientDrain(): void {
+  clientDrain(): void {
     this.clientBlocked = false;
     if (this.phase === P_EXCHANGE || this.phase === P_TUNNEL) {
       if (this.phase === P_TUNNEL) this.bumpTunnel();
@@ -1335,7 +1364,7 @@ class H1Conn implements UpstreamOwner {
 
   // ------------------------------------------------------------------ client end
 
-  private onClientEnd(): void {
+  clientEnd(): void {
     this.clientEnded = true;
     switch (this.phase) {
       case P_IDLE:
@@ -1374,7 +1403,7 @@ class H1Conn implements UpstreamOwner {
     this.destroy();
   }
 
-  private onDrainSignal(): void {
+  onDrainSignal(): void {
     if (this.phase === P_IDLE) this.destroy();
     else this.closeAfter = true;
   }
@@ -1393,10 +1422,10 @@ class H1Conn implements UpstreamOwner {
   destroy(): void {
     if (this.phase === P_CLOSED) return;
     this.client.destroy();
-    this.onClientClose();
+    this.clientClose();
   }
 
-  private onClientClose(): void {
+  clientClose(): void {
     if (this.phase === P_CLOSED) return;
     const was = this.phase;
     this.phase = P_CLOSED;
@@ -1421,9 +1450,8 @@ class H1Conn implements UpstreamOwner {
     this.pending.length = 0;
     this.entered.leave(this.enteredGlobal);
     this.entered.leave(this.enteredFe);
-    const u = this.untrack;
-    this.untrack = undefined;
-    u?.();
+    this.env.untrack(this.client);
+    giveTxn(this.txn);
   }
 
   // ------------------------------------------------------------------------ timers

@@ -5,7 +5,7 @@
 // appended in order) and the connection's addresses. Strings are made lazily, only for what
 // a rule asks for (path, a header's values, a cookie), and cached for the request.
 
-import { H_LINE, H_LINE_END, H_NAME, H_NAME_END, H_VALUE, H_VALUE_END, HDR_STRIDE, Head } from './http1-parser.ts';
+import { H_LINE, H_LINE_END, H_NAME, H_NAME_END, H_VALUE, H_VALUE_END, HDR_STRIDE, Head, NO_BYTES } from './http1-parser.ts';
 
 /** Tests one sample value. */
 export type Matcher = (v: string) => boolean;
@@ -344,6 +344,13 @@ export class Txn {
     this.dstPort = dstPort;
     this.srcPortText = String(srcPort);
     this.dstPortText = String(dstPort);
+  }
+
+  /** Let go of the connection's bytes (the Txn is kept for another connection). */
+  forget(): void {
+    this.req.head.buf = NO_BYTES;
+    this.res.head.buf = NO_BYTES;
+    this.redirect = undefined;
   }
 
   /** Start a new request (its head was just parsed into req.head). */

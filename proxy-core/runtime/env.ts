@@ -4,6 +4,11 @@
 import type net from 'node:net';
 import type { Plan } from '../compile/plan.ts';
 
+/** An engine's connection that wants to hear when a soft stop begins. */
+export interface Drainable {
+  onDrainSignal(): void;
+}
+
 export interface WorkerEnv {
   /**
    * The current plan. Replaced on reload: a request uses the plan current when its head
@@ -14,15 +19,16 @@ export interface WorkerEnv {
   /** Soft stop / drain: finish the current request, answer with Connection: close, then close. */
   stopping: boolean;
   /**
-   * Register a client connection so drain/stop can find it; returns its unregister function.
-   * `onDrain`, when given, is called once when a soft stop (SIGUSR1) begins — at once if it has
-   * already begun: the engine closes the connection now if it is idle (a keep-alive connection
+   * Register a client connection so drain/stop can find it (untrack() when it closes).
+   * `drain.onDrainSignal()`, when given, is called once when a soft stop (SIGUSR1) begins — in a
+   * microtask if it has already begun: the engine closes the connection now if it is idle (a keep-alive connection
    * waiting for its next request), else lets the current request finish and then closes
    * (env.stopping is already true). Without it, an idle connection stays until its own timeout
    * or the soft-stop bound. (The worker itself counts every accepted connection; hard stop
    * destroys them whether or not they were tracked.)
    */
-  track(socket: net.Socket, onDrain?: () => void): () => void;
+  track(socket: net.Socket, drain?: Drainable): void;
+  untrack(socket: net.Socket): void;
   /** Worker index (0-based) = this thread's counters region. */
   index: number;
 }

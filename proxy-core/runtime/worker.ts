@@ -9,7 +9,7 @@
 // at that moment, so a reload applies to the next connection without touching the sockets.
 //
 // Soft stop (SIGUSR1 in the supervisor): stop accepting, set env.stopping, tell the engines'
-// tracked connections to finish (track's onDrain), exit once no connection is left or after
+// tracked connections to finish (track's Drainable), exit once no connection is left or after
 // `hardStopAfter`. Stop: close everything and exit.
 
 import type net from 'node:net';
@@ -21,7 +21,7 @@ import { serveHttp1 } from '../l7/http1.ts';
 import { Admission } from './admission.ts';
 import { compactHeap } from './compact.ts';
 import { Counters } from './counters.ts';
-import type { WorkerEnv } from './env.ts';
+import type { Drainable, WorkerEnv } from './env.ts';
 import { bindSpecs, ListenerSet, type Listener } from './listeners.ts';
 import * as log from './log.ts';
 import type { FromWorker, ToWorker, WorkerData } from './messages.ts';
@@ -33,18 +33,18 @@ log.configureLog({ quiet: data.quiet, verbose: data.verbose });
 /** Every accepted client connection of this worker, until its socket closes. */
 const connections = new Set<net.Socket>();
 /** Connections an engine registered, with what it wants called when a drain starts. */
-const tracked = new Map<net.Socket, (() => void) | undefined>();
+const tracked = new Map<net.Socket, Drainable | undefined>();
 
 const env: WorkerEnv = {
   plan: undefined as unknown as Plan, // set by the first plan message, before any bind opens
   stopping: false,
   index: data.index,
-  track(socket: net.Socket, onDrain?: () => void): () => void {
-    tracked.set(socket, onDrain);
-    if (env.stopping && onDrain) queueMicrotask(onDrain);
-    return () => {
-      tracked.delete(socket);
-    };
+  track(socket: net.Socket, drain?: Drainable): void {
+    tracked.set(socket, drain);
+    if (env.stopping && drain) queueMicrotask(() => drain.onDrainSignal());
+  },
+  untrack(socket: net.Socket): void {
+    tracked.delete(socket);
   },
 };
 
@@ -96,14 +96,16 @@ function onConnection(listener: Listener, socket: net.Socket): void {
     return;
   }
   connections.add(socket);
-  socket.once('close', () => {
-    connections.delete(socket);
-    tracked.delete(socket);
-    if (env.stopping) exitWhenDrained();
-  });
+  socket.once('close', onSocketClose);
   // Errors belong to the engine once dispatched; until then (waiting for a slot) ignore them.
   socket.on('error', noop);
   admission.admit(socket, listener.frontend, listener.spec.backlog);
+}
+
+function onSocketClose(this: net.Socket): void {
+  connections.delete(this);
+  tracked.delete(this);
+  if (env.stopping) exitWhenDrained();
 }
 
 function dispatch(socket: net.Socket, fe: FrontendPlan): void {
@@ -121,10 +123,10 @@ function softStop(): void {
   if (env.stopping) return;
   env.stopping = true;
   listeners.closeAll();
-  for (const onDrain of tracked.values()) {
-    if (!onDrain) continue;
+  for (const drain of tracked.values()) {
+    if (!drain) continue;
     try {
-      onDrain();
+      drain.onDrainSignal();
     } catch (err) {
       log.alert(`worker ${data.index}: drain callback failed: ${log.errorText(err)}`);
     }

@@ -135,7 +135,9 @@ export async function startProxy(config: ProxyConfig): Promise<Proxy> {
     stopping: false,
     track(socket) {
       tracked.add(socket);
-      return () => tracked.delete(socket);
+    },
+    untrack(socket) {
+      tracked.delete(socket);
     },
     index: 0,
   };

@@ -154,9 +154,9 @@ export async function startProxy(cfg: ProxyConfig): Promise<TestProxy> {
     tracked: 0,
     track(_s: net.Socket) {
       env.tracked++;
-      return () => {
-        env.tracked--;
-      };
+    },
+    untrack(_s: net.Socket) {
+      env.tracked--;
     },
   };
   const fe = plan.frontends[0]!;
