@@ -21,10 +21,11 @@
 // allocated; otherwise one Attempt carries the connect or the wait in the queue, and socket
 // events go to module-level functions that find the attempt on the socket.
 
-import net from 'node:net';
+import type net from 'node:net';
 import type { BackendPlan, MemberPlan } from '../compile/plan.ts';
 import { G, GAUGES_PER_SLOT, T, type Counters } from '../runtime/counters.ts';
 import type { PickContext } from './balancer.ts';
+import { connectMember } from './member-read.ts';
 import { anyUsable } from './usable.ts';
 
 export type SessionError = 'no-server' | 'queue-timeout' | 'connect-failed' | 'aborted';
@@ -37,7 +38,8 @@ export interface SessionOwner {
   idleFor(m: MemberPlan): net.Socket | undefined;
   /**
    * The session is open on `member` over `socket` (connected, no timeout set, a harmless
-   * 'error' listener of ours attached). The owner must call endSession(member, counters)
+   * 'error' listener of ours attached). A new connection's bytes go to the reader given to
+   * setReader() (member-read.ts), not to 'data' listeners. The owner must call endSession(member, counters)
    * exactly once when the session ends.
    */
   sessionReady(member: MemberPlan, socket: net.Socket, reused: boolean): void;
@@ -184,7 +186,7 @@ class Attempt implements PendingSession {
     const m = this.member!;
     let s: AttemptSocket;
     try {
-      s = net.connect({ host: m.host, port: m.port ?? this.ctx.dstPort ?? 0, allowHalfOpen: true, noDelay: true });
+      s = connectMember(m.host, m.port ?? this.ctx.dstPort ?? 0);
     } catch {
       // Thrown at once for an address or port that cannot be connected to (no port known
       // for a member written without one): a failed attempt like any other.

@@ -17,11 +17,13 @@
 //   (errors and timeouts) on backend and member.
 //
 // Per connection: one TcpSession (the session's owner, told directly when the member is
-// connected); socket events go to module-level functions that find the session on the
-// socket, so no closure is built per event or per connection.
+// connected, and the reader of the member's bytes: member-read.ts); socket events go to
+// module-level functions that find the session on the socket, so no closure is built per
+// event or per connection.
 
 import type net from 'node:net';
 import type { BackendPlan, FrontendPlan, MemberPlan, Plan } from '../compile/plan.ts';
+import { setReader, type MemberReader } from '../balance/member-read.ts';
 import { endSession, startSession, type PendingSession, type SessionError, type SessionOwner } from '../balance/session.ts';
 import { T, type Counters } from '../runtime/counters.ts';
 import type { WorkerEnv } from '../runtime/env.ts';
@@ -44,7 +46,7 @@ export function serveTcp(client: net.Socket, fe: FrontendPlan, env: WorkerEnv): 
   s.begin();
 }
 
-class TcpSession implements SessionOwner {
+class TcpSession implements SessionOwner, MemberReader {
   readonly client: TcpSocket;
   readonly fe: FrontendPlan;
   readonly plan: Plan;
@@ -124,7 +126,6 @@ class TcpSession implements SessionOwner {
     const client = this.client;
     const be = this.be!;
     server[kTcp] = this;
-    server.on('data', onServerData);
     server.on('end', onServerEnd);
     server.on('drain', onServerDrain);
     server.on('error', onServerError);
@@ -136,9 +137,23 @@ class TcpSession implements SessionOwner {
     client.on('data', onClientData);
     client.on('end', onClientEnd);
     client.on('drain', onClientDrain);
+    setReader(server, this);
     // A client that sent its FIN (and nothing else) while the member was being connected
     // had its 'end' emitted already, before this listener existed: pass the FIN on now.
     if (client.readableEnded) onClientEnd.call(client);
+  }
+
+  /** Member bytes, to the client; true while the client socket still holds them (queued). */
+  memberBytes(socket: net.Socket, chunk: Buffer): boolean {
+    const c = this.counters;
+    const n = chunk.length;
+    c.add(this.fe.slot, T.bout, n);
+    c.add(this.be!.slot, T.bout, n);
+    c.add(this.member!.slot, T.bout, n);
+    const client = this.client;
+    if (client.destroyed) return false;
+    if (!client.write(chunk)) socket.pause();
+    return client.writableLength > 0;
   }
 
   /** One direction is shut down: the fin timeouts, when set, replace the others. */
@@ -217,17 +232,6 @@ function onClientClose(this: TcpSocket, hadError: boolean): void {
 }
 
 // --------------------------------------------------------------------- server events
-
-function onServerData(this: TcpSocket, chunk: Buffer): void {
-  const s = this[kTcp]!;
-  const c = s.counters;
-  const n = chunk.length;
-  c.add(s.fe.slot, T.bout, n);
-  c.add(s.be!.slot, T.bout, n);
-  c.add(s.member!.slot, T.bout, n);
-  const client = s.client;
-  if (!client.destroyed && !client.write(chunk)) this.pause();
-}
 
 function onServerEnd(this: TcpSocket): void {
   const s = this[kTcp]!;

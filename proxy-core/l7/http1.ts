@@ -818,8 +818,15 @@ class H1Conn implements UpstreamOwner, SessionOwner, Drainable {
 
   // ------------------------------------------------------------------ member events
 
-  onUpData(up: Upstream, chunk: Buffer): void {
-    if (up !== this.up) return;
+  onUpData(up: Upstream, chunk: Buffer): boolean {
+    if (up !== this.up) return false;
+    this.upBytes(chunk);
+    // The chunk is still referenced by a write the client socket has queued, or kept as the
+    // start of a response head.
+    return this.resBuf !== undefined || this.client.writableLength > 0;
+  }
+
+  private upBytes(chunk: Buffer): void {
     this.gotResponseBytes = true;
     this.bumpServer();
     if (this.phase === P_TUNNEL) {

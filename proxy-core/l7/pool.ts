@@ -12,11 +12,13 @@
 // activity). The ticker also purges idle pooled connections.
 
 import type net from 'node:net';
+import { setReader, type MemberReader } from '../balance/member-read.ts';
 import type { MemberPlan } from '../compile/plan.ts';
 
 /** Receives the events of the member connection it currently uses. */
 export interface UpstreamOwner {
-  onUpData(up: Upstream, chunk: Buffer): void;
+  /** Bytes from the member; true when `chunk` is still referenced after the call (member-read.ts). */
+  onUpData(up: Upstream, chunk: Buffer): boolean;
   onUpEnd(up: Upstream): void;
   onUpClose(up: Upstream, error: Error | undefined): void;
   onUpDrain(up: Upstream): void;
@@ -28,7 +30,7 @@ export const POOL_IDLE_MS = 5000;
 export const POOL_MAX_PER_MEMBER = 512;
 
 /** One member connection, for its whole life. */
-export class Upstream {
+export class Upstream implements MemberReader {
   readonly socket: net.Socket;
   readonly key: string;
   owner: UpstreamOwner | undefined = undefined;
@@ -43,11 +45,7 @@ export class Upstream {
     this.socket = socket;
     this.key = key;
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => {
-      const o = this.owner;
-      if (o) o.onUpData(this, chunk);
-      else this.destroy(); // bytes on an idle connection: nothing may arrive there
-    });
+    setReader(socket, this);
     socket.on('end', () => {
       this.ended = true;
       const o = this.owner;
@@ -65,6 +63,13 @@ export class Upstream {
       this.owner = undefined;
       o?.onUpClose(this, this.error);
     });
+  }
+
+  memberBytes(_socket: net.Socket, chunk: Buffer): boolean {
+    const o = this.owner;
+    if (o) return o.onUpData(this, chunk);
+    this.destroy(); // bytes on an idle connection: nothing may arrive there
+    return false;
   }
 
   /** Usable for a new request: not closed or ended by either side, nothing left to write. */
