@@ -1,5 +1,6 @@
-// The two engines under test, started on the same haproxy.cfg text (templates/haproxy.cfg);
-// only the bind ports and the stats socket path differ between them.
+// The engines under test, HAProxy and proxy-core, started on the same haproxy.cfg text
+// (templates/haproxy.cfg); only the bind ports and the stats socket path differ between
+// them. And node-pipe (node-pipe.ts), Node's floor: no config, the same members.
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,8 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { render } from './members.ts';
 import { freePort, sleep, startProcess, statusKb, threadCount, waitForPort, type Proc } from './procs.ts';
 
-export type EngineName = 'haproxy' | 'proxy-core';
-export const ENGINES: readonly EngineName[] = ['haproxy', 'proxy-core'];
+export type EngineName = 'haproxy' | 'proxy-core' | 'node-pipe';
+export const ENGINES: readonly EngineName[] = ['haproxy', 'proxy-core', 'node-pipe'];
 
 export interface Engine {
   name: EngineName;
@@ -54,9 +55,14 @@ export async function startEngine(name: EngineName, o: EngineOptions): Promise<E
     configPath,
     renderConfig({ statsSocket: join(o.dir, `${name}.sock`), nbthread: o.nbthread, httpPort, tcpPort, memberPorts: o.memberPorts }),
   );
-  // proxy-core runs on the Node that runs the bench (Node 24 via npm), from this checkout.
-  const [cmd, prefix] = name === 'haproxy' ? [o.haproxy, o.haproxyArgs] : [process.execPath, [...o.nodeArgs, join(REPO, 'bin', 'proxy-core.js')]];
-  const proc = startProcess(name, cmd, [...prefix, '-f', configPath], { cpus: o.cpus, cwd: o.dir });
+  // proxy-core and node-pipe run on the Node that runs the bench (Node 24 via npm), from this checkout.
+  const [cmd, args] =
+    name === 'haproxy'
+      ? [o.haproxy, [...o.haproxyArgs, '-f', configPath]]
+      : name === 'proxy-core'
+        ? [process.execPath, [...o.nodeArgs, join(REPO, 'bin', 'proxy-core.js'), '-f', configPath]]
+        : [process.execPath, [join(REPO, 'bench', 'node-pipe.ts'), '--http-port', `${httpPort}`, '--tcp-port', `${tcpPort}`, '--members', o.memberPorts.join(',')]];
+  const proc = startProcess(name, cmd, args, { cpus: o.cpus, cwd: o.dir });
   await waitForPort(httpPort, proc);
   await waitForPort(tcpPort, proc);
   // Let start-up work (JIT of the start path, worker spawn, first GC) settle before the idle reading.

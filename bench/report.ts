@@ -1,5 +1,6 @@
 // The comparison table: absolute figures of both engines, the ratio proxy-core / HAProxy and
-// the targets the project set for proxy-core.
+// the targets the project set for proxy-core; when node-pipe ran, its figures and its ratio
+// to HAProxy in two more columns (the floor of any engine on node:net).
 
 import type { EngineName } from './engines.ts';
 
@@ -28,6 +29,9 @@ export interface Row {
   haproxy: number | undefined;
   proxyCore: number | undefined;
   ratio: number | undefined;
+  /** node-pipe's figure and its ratio to HAProxy's. */
+  pipe: number | undefined;
+  pipeRatio: number | undefined;
   target: string;
   /** undefined: no target, or a figure is missing. */
   met: boolean | undefined;
@@ -36,18 +40,24 @@ export interface Row {
 /** Idle RSS target, absolute (MiB). */
 export const IDLE_RSS_MAX_MIB = 64;
 
+function ratio(x: number | undefined, h: number | undefined): number | undefined {
+  return h !== undefined && x !== undefined && h > 0 ? x / h : undefined;
+}
+
 export function ratioRow(scenario: string, metric: Metric, figures: Partial<Record<EngineName, number>>, target: RatioTarget | undefined): Row {
   const h = figures.haproxy;
   const p = figures['proxy-core'];
-  const ratio = h !== undefined && p !== undefined && h > 0 ? p / h : undefined;
+  const r = ratio(p, h);
   let met: boolean | undefined;
-  if (target && ratio !== undefined) met = target.op === '<=' ? ratio <= target.ratio : ratio >= target.ratio;
+  if (target && r !== undefined) met = target.op === '<=' ? r <= target.ratio : r >= target.ratio;
   return {
     scenario,
     metric: METRIC_LABEL[metric],
     haproxy: h,
     proxyCore: p,
-    ratio,
+    ratio: r,
+    pipe: figures['node-pipe'],
+    pipeRatio: ratio(figures['node-pipe'], h),
     target: target ? `${target.op === '<=' ? '≤' : '≥'} ${target.ratio}×` : '',
     met,
   };
@@ -61,7 +71,9 @@ export function idleRssRow(figures: Partial<Record<EngineName, number>>): Row {
     metric: 'RSS MiB',
     haproxy: h,
     proxyCore: p,
-    ratio: h !== undefined && p !== undefined && h > 0 ? p / h : undefined,
+    ratio: ratio(p, h),
+    pipe: figures['node-pipe'],
+    pipeRatio: ratio(figures['node-pipe'], h),
     target: `≤ ${IDLE_RSS_MAX_MIB} MiB`,
     met: p === undefined ? undefined : p <= IDLE_RSS_MAX_MIB,
   };
@@ -77,7 +89,8 @@ function fmt(n: number | undefined): string {
 
 /** Fixed-width text table. */
 export function formatTable(rows: Row[]): string {
-  const head = ['scenario', 'metric', 'HAProxy', 'proxy-core', 'ratio', 'target', 'met'];
+  const withPipe = rows.some((r) => r.pipe !== undefined);
+  const head = ['scenario', 'metric', 'HAProxy', 'proxy-core', 'ratio', 'target', 'met', ...(withPipe ? ['Node pipe', 'pipe ratio'] : [])];
   const body = rows.map((r) => [
     r.scenario,
     r.metric,
@@ -86,9 +99,10 @@ export function formatTable(rows: Row[]): string {
     r.ratio === undefined ? '-' : r.ratio.toFixed(2),
     r.target,
     r.met === undefined ? '' : r.met ? 'yes' : 'NO',
+    ...(withPipe ? [fmt(r.pipe), r.pipeRatio === undefined ? '-' : r.pipeRatio.toFixed(2)] : []),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const right = new Set([2, 3, 4]);
+  const right = new Set([2, 3, 4, 7, 8]);
   const line = (cells: string[]) => cells.map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
   const out = [line(head), widths.map((w) => '-'.repeat(w)).join('  ')];
   let last = '';

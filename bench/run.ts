@@ -3,8 +3,10 @@
 // Starts local members (one nginx process, two member ports), renders ONE config from
 // templates/haproxy.cfg (an HTTP listener with round robin, forwardfor and X-Forwarded-*
 // set-header lines, a TCP listener with leastconn) and starts both engines on it, each with
-// its own bind ports. Then, per scenario, wrk drives the engines alternately (HAProxy,
-// proxy-core, HAProxy, proxy-core… `--rounds` times, after an unmeasured warm-up of each) and
+// its own bind ports, and node-pipe (node-pipe.ts: Node's floor, bytes piped 1:1 with no
+// protocol work, to read proxy-core's ratio against). Then, per scenario, wrk drives the
+// engines alternately (HAProxy, proxy-core, node-pipe, HAProxy… `--rounds` times, after an
+// unmeasured warm-up of each) and
 // the bench reads, around each wrk run, the CPU time (utime+stime, all threads, whole process
 // tree) the engine used. Prints a table (absolute figures, ratio proxy-core / HAProxy,
 // targets) and writes it as JSON to bench/results/.
@@ -24,7 +26,7 @@
 //   --threads T       wrk threads [BENCH_WRK_THREADS]                                default 1
 //   --nbthread N      `nbthread` in the config (engine threads) [BENCH_NBTHREAD]     default 1
 //   --scenarios LIST  comma list of: keepalive,newconn,large,tcp [BENCH_SCENARIOS]   default all
-//   --engines LIST    haproxy,proxy-core (one alone shows absolute figures only) [BENCH_ENGINES]
+//   --engines LIST    of haproxy,proxy-core,node-pipe (ratios need haproxy) [BENCH_ENGINES]
 //   --no-pin          no taskset [BENCH_NO_PIN=1]
 //   --quick           smoke run: 1 round, 3 s runs, 1 s warm-up
 //   --haproxy PATH / --nginx PATH / --wrk PATH   programs (defaults /usr/sbin/haproxy, /usr/sbin/nginx, wrk)
@@ -239,6 +241,8 @@ async function main(): Promise<void> {
   const rss: Partial<Record<EngineName, number>> = {};
   const peak: Partial<Record<EngineName, number>> = {};
   for (const e of engines.values()) {
+    // node-pipe's memory includes Node's type stripper (a .ts entry point): not comparable.
+    if (e.name === 'node-pipe') continue;
     rss[e.name] = e.idleRssKb / 1024;
     peak[e.name] = statusKb(e.proc.pid, 'VmHWM') / 1024;
   }
@@ -247,7 +251,7 @@ async function main(): Promise<void> {
 
   const table = formatTable(rows);
   process.stdout.write(`\n${table}\n\nFigures: median over rounds. CPU = utime+stime of the engine process (all threads) per 10,000 requests.\n`);
-  const errors = rows.filter((r) => r.metric.startsWith('errors') && ((r.haproxy ?? 0) > 0 || (r.proxyCore ?? 0) > 0));
+  const errors = rows.filter((r) => r.metric.startsWith('errors') && ((r.haproxy ?? 0) > 0 || (r.proxyCore ?? 0) > 0 || (r.pipe ?? 0) > 0));
   if (errors.length) process.stdout.write(`WARNING: errors in: ${errors.map((r) => r.scenario).join(', ')} (see the JSON for details)\n`);
 
   const json = {

@@ -286,6 +286,47 @@ describe('bodies', () => {
     expect(m.connections).toBe(1);
   });
 
+  it('bodies arrive byte-exact through reused read buffers: jittery and fast clients, reused and replaced member connections', async () => {
+    // Every response has its own bytes. Some clients read in fits and starts, so writes to
+    // them complete partly and queue on our side while member bytes keep coming (the read
+    // buffers they hold must not be read into again); others read at once. Member
+    // connections are reused between clients and closed by the member every few requests,
+    // so read buffers go on to new connections.
+    const body = (id: number, size: number) => {
+      const b = Buffer.allocUnsafe(size);
+      for (let j = 0; j < size; j++) b[j] = (id * 131 + j * 7 + (j >> 9)) & 255;
+      return b;
+    };
+    let served = 0;
+    const m = await member('m1', (req, res) => {
+      const [, , id, size] = req.url!.split('/');
+      const close = ++served % 5 === 0;
+      res.writeHead(200, { 'content-length': Number(size), ...(close ? { connection: 'close' } : {}) });
+      res.end(body(Number(id), Number(size)));
+    });
+    const proxy = await proxyTo([m.port]);
+    const clients = await Promise.all(Array.from({ length: 6 }, () => client(proxy)));
+    await Promise.all(
+      clients.map(async (c, k) => {
+        const jitter = k % 2 === 0 ? setInterval(() => (c.socket.isPaused() ? c.socket.resume() : c.socket.pause()), 2) : undefined;
+        try {
+          for (let i = 0; i < 4; i++) {
+            const id = k * 10 + i;
+            const size = [70_000, 3_000_000, 1_000, 1_200_000][(k + i) % 4]!;
+            c.send(`GET /b/${id}/${size} HTTP/1.1\r\nHost: x\r\n\r\n`);
+            const r = await c.response();
+            expect(r.status).toBe(200);
+            expect(Buffer.from(r.body, 'latin1').equals(body(id, size))).toBe(true);
+          }
+        } finally {
+          clearInterval(jitter);
+          c.socket.resume();
+        }
+      }),
+    );
+    expect(m.connections).toBeGreaterThan(1);
+  });
+
   it('forwards a chunked request body and a chunked response unchanged', async () => {
     const m = await member('m1', (_req, res, body) => {
       res.writeHead(200, { 'content-type': 'text/plain' }); // node chunks it

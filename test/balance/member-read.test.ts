@@ -1,0 +1,96 @@
+// Member connections read into reused buffers: kept bytes stay intact, unkept reads share
+// one buffer, buffers of closed connections serve new ones, bytes before a reader wait.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import net from 'node:net';
+import { connectMember, setReader, type MemberReader } from '../../proxy-core/balance/member-read.ts';
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+});
+
+/** A member that sends `parts` one at a time (each after the previous one was read back), then closes. */
+async function sender(parts: Buffer[], opts: { waitForAck?: boolean } = {}): Promise<number> {
+  const srv = net.createServer((s) => {
+    let i = 0;
+    const next = () => {
+      if (i < parts.length) s.write(parts[i++]!);
+      else s.end();
+    };
+    if (opts.waitForAck) s.on('data', next);
+    else parts.forEach(() => next());
+    next();
+  });
+  cleanups.push(() => srv.close());
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  return (srv.address() as net.AddressInfo).port;
+}
+
+const part = (c: string, n: number) => Buffer.alloc(n, c);
+
+/** Collects what the member sends; `keep`: hold on to the chunks themselves (and say so). */
+function collect(socket: net.Socket, keep: boolean): Promise<{ chunks: Buffer[]; copies: Buffer[] }> {
+  const chunks: Buffer[] = [];
+  const copies: Buffer[] = [];
+  const reader: MemberReader = {
+    memberBytes(s, chunk) {
+      chunks.push(chunk);
+      copies.push(Buffer.from(chunk));
+      s.write('k'); // ask for the next part only once this one was read
+      return keep;
+    },
+  };
+  setReader(socket, reader);
+  return new Promise((resolve) =>
+    socket.on('end', () => {
+      socket.end();
+      resolve({ chunks, copies });
+    }),
+  );
+}
+
+describe('member reads', () => {
+  it('chunks a reader keeps stay intact while later reads arrive', async () => {
+    const parts = ['a', 'b', 'c', 'd'].map((c) => part(c, 3000));
+    const s = connectMember('127.0.0.1', await sender(parts, { waitForAck: true }));
+    cleanups.push(() => s.destroy());
+    const { chunks } = await collect(s, true);
+    expect(Buffer.concat(chunks).equals(Buffer.concat(parts))).toBe(true);
+  });
+
+  it('reads a reader does not keep go to one buffer', async () => {
+    const parts = ['a', 'b', 'c'].map((c) => part(c, 2000));
+    const s = connectMember('127.0.0.1', await sender(parts, { waitForAck: true }));
+    cleanups.push(() => s.destroy());
+    const { chunks, copies } = await collect(s, false);
+    expect(Buffer.concat(copies).equals(Buffer.concat(parts))).toBe(true);
+    expect(new Set(chunks.map((c) => c.buffer)).size).toBe(1);
+  });
+
+  it('a closed connection hands its buffer to the next one, unless the buffer is kept', async () => {
+    const port = await sender([part('x', 1000)]);
+    const first = connectMember('127.0.0.1', port);
+    const { chunks: firstChunks } = await collect(first, false);
+    await new Promise((r) => first.once('close', r));
+    const second = connectMember('127.0.0.1', port);
+    const { chunks: secondChunks } = await collect(second, true);
+    expect(secondChunks[0]!.buffer).toBe(firstChunks[0]!.buffer);
+    await new Promise((r) => second.once('close', r));
+    // The second connection kept its bytes: a third connection reads elsewhere.
+    const third = connectMember('127.0.0.1', await sender([part('y', 1000)]));
+    const { chunks: thirdChunks } = await collect(third, false);
+    expect(thirdChunks[0]!.buffer).not.toBe(secondChunks[0]!.buffer);
+    expect(secondChunks[0]!.equals(part('x', 1000))).toBe(true);
+  });
+
+  it('bytes that come before the reader is set are handed over when it is', async () => {
+    const parts = [part('e', 500), part('f', 500)];
+    const s = connectMember('127.0.0.1', await sender(parts, { waitForAck: true }));
+    cleanups.push(() => s.destroy());
+    await new Promise((r) => s.once('connect', r));
+    await new Promise((r) => setTimeout(r, 50)); // the first part is read meanwhile
+    const { copies } = await collect(s, false);
+    expect(Buffer.concat(copies).equals(Buffer.concat(parts))).toBe(true);
+  });
+});
