@@ -7,6 +7,14 @@
 // using it) or, while idle, keep the pool clean: an idle connection that closes, errors or
 // sends anything is dropped. So taking and returning a connection adds no listeners.
 //
+// How many idle connections a member keeps follows HAProxy: no more than the recent need.
+// Per member and worker, the connections in use are counted; a connection coming back is
+// kept only while in-use + idle stays within the most used at once recently (this period's
+// peak, or the estimate carried from earlier periods) plus one spare. A workload that never
+// reuses (a new client connection per request under `http-reuse safe`) so keeps almost
+// nothing idle, while keep-alive traffic keeps what it cycles through. Every idle
+// connection holds a read buffer (member-read.ts): this bounds that memory too.
+//
 // Timeouts use no timer per socket: connections register with the ticker, which calls
 // them every TICK_MS with the time; each compares its own deadlines (plain fields bumped on
 // activity). The ticker also purges idle pooled connections.
@@ -26,8 +34,10 @@ export interface UpstreamOwner {
 
 /** How long an idle member connection is kept (HAProxy purges idle ones on a similar scale). */
 export const POOL_IDLE_MS = 5000;
-/** Idle connections kept per member and worker at most. */
+/** Idle connections kept per member and worker at most, whatever the need. */
 export const POOL_MAX_PER_MEMBER = 512;
+/** Idle connections kept beyond the estimated need. */
+const POOL_SPARE = 1;
 
 /** One member connection, for its whole life. */
 export class Upstream implements MemberReader {
@@ -38,6 +48,8 @@ export class Upstream implements MemberReader {
   uses = 0;
   idleSince = 0;
   inPool = false;
+  /** Counted in its member's `used` (carrying a request, not idle in the pool). */
+  inUse = false;
   closed = false;
   private error: Error | undefined = undefined;
 
@@ -59,6 +71,7 @@ export class Upstream implements MemberReader {
     socket.on('close', () => {
       this.closed = true;
       if (this.inPool) unpool(this);
+      if (this.inUse) notInUse(this);
       const o = this.owner;
       this.owner = undefined;
       o?.onUpClose(this, this.error);
@@ -88,7 +101,19 @@ export class Upstream implements MemberReader {
   }
 }
 
-const buckets = new Map<string, Upstream[]>();
+/** A member's connections in this worker. */
+interface Bucket {
+  /** Idle connections, oldest first. */
+  idle: Upstream[];
+  /** Connections carrying a request now. */
+  used: number;
+  /** Most used at once in this purge period. */
+  peak: number;
+  /** Estimated need, from earlier periods' peaks. */
+  need: number;
+}
+
+const buckets = new Map<string, Bucket>();
 const keys = new WeakMap<MemberPlan, string>();
 /** The Upstream of a socket, kept on the socket itself (one property, no map lookup). */
 const kUpstream = Symbol('amphora.upstream');
@@ -104,13 +129,35 @@ export function memberKey(m: MemberPlan): string {
   return k;
 }
 
-/** The Upstream of a member socket, wrapping it the first time. */
+function bucketOf(key: string): Bucket {
+  let b = buckets.get(key);
+  if (b === undefined) {
+    b = { idle: [], used: 0, peak: 0, need: 0 };
+    buckets.set(key, b);
+  }
+  return b;
+}
+
+function inUse(up: Upstream): void {
+  up.inUse = true;
+  const b = bucketOf(up.key);
+  if (++b.used > b.peak) b.peak = b.used;
+}
+
+function notInUse(up: Upstream): void {
+  up.inUse = false;
+  const b = buckets.get(up.key);
+  if (b !== undefined) b.used--;
+}
+
+/** The Upstream of a member socket, wrapping it (and counting it in use) the first time. */
 export function upstreamOf(socket: net.Socket, key: string): Upstream {
   const s = socket as UpSocket;
   let up = s[kUpstream];
   if (up === undefined) {
     up = new Upstream(socket, key);
     s[kUpstream] = up;
+    inUse(up);
   }
   return up;
 }
@@ -120,7 +167,7 @@ export function upstreamOf(socket: net.Socket, key: string): Upstream {
  * already carried a request and was kept alive after it (http-reuse aggressive).
  */
 export function takeIdle(key: string, proven: boolean): Upstream | undefined {
-  const list = buckets.get(key);
+  const list = buckets.get(key)?.idle;
   if (!list) return undefined;
   for (let i = list.length - 1; i >= 0; i--) {
     const up = list[i]!;
@@ -128,49 +175,55 @@ export function takeIdle(key: string, proven: boolean): Upstream | undefined {
     if (i === list.length - 1) list.pop();
     else list.splice(i, 1);
     up.inPool = false;
-    if (up.alive) return up;
+    if (up.alive) {
+      inUse(up);
+      return up;
+    }
     up.destroy();
   }
   return undefined;
 }
 
-/** Return a connection that finished its exchange cleanly; closed when it cannot be kept. */
+/**
+ * Return a connection that finished its exchange cleanly: kept idle when alive and the
+ * member's recent need leaves room for it (see the top of this file), else closed.
+ */
 export function release(up: Upstream, now: number): void {
   up.owner = undefined;
-  if (!up.alive) {
-    up.destroy();
-    return;
-  }
-  let list = buckets.get(up.key);
-  if (!list) buckets.set(up.key, (list = []));
-  if (list.length >= POOL_MAX_PER_MEMBER) {
+  if (up.inUse) notInUse(up);
+  const b = bucketOf(up.key);
+  if (!up.alive || b.idle.length >= POOL_MAX_PER_MEMBER || b.idle.length + b.used >= Math.max(b.peak, b.need) + POOL_SPARE) {
     up.destroy();
     return;
   }
   up.idleSince = now;
   up.inPool = true;
-  list.push(up);
+  b.idle.push(up);
 }
 
 function unpool(up: Upstream): void {
   up.inPool = false;
-  const list = buckets.get(up.key);
+  const list = buckets.get(up.key)?.idle;
   if (!list) return;
   const i = list.indexOf(up);
   if (i >= 0) list.splice(i, 1);
-  if (list.length === 0) buckets.delete(up.key);
 }
 
 /** Close every idle connection (worker stop). */
 export function closeIdle(): void {
-  for (const list of [...buckets.values()]) for (const up of [...list]) up.destroy();
-  buckets.clear();
+  for (const b of [...buckets.values()]) for (const up of [...b.idle]) up.destroy();
 }
 
+/** Once per purge period: idle connections past POOL_IDLE_MS close; the need estimates move on. */
 function purge(now: number): void {
-  for (const list of buckets.values()) {
+  for (const [key, b] of buckets) {
     // Oldest first: the front of each list.
+    const list = b.idle;
     while (list.length > 0 && now - list[0]!.idleSince >= POOL_IDLE_MS) list[0]!.destroy();
+    // HAProxy's estimate: this period's peak, or half-way down from the previous estimate.
+    b.need = Math.max(b.peak, (b.need + b.peak) >> 1);
+    b.peak = b.used;
+    if (b.used === 0 && list.length === 0 && b.need === 0) buckets.delete(key);
   }
 }
 

@@ -207,6 +207,8 @@ export interface HttpMember {
   received: Received[];
   /** TCP connections accepted so far. */
   connections: number;
+  /** TCP connections open now. */
+  open(): number;
   close(): Promise<void>;
 }
 
@@ -222,6 +224,7 @@ export async function startHttpMember(name: string, handler?: Handler): Promise<
     server: undefined as unknown as http.Server,
     received: [],
     connections: 0,
+    open: () => sockets.size,
     close: () => Promise.resolve(),
   };
   const server = http.createServer({ keepAliveTimeout: 30_000 }, (req, res) => {

@@ -62,6 +62,39 @@ const beSlot = (p: TestProxy) => p.plan.backends[0]!.slot;
 const srvSlot = (p: TestProxy, i = 0) => p.plan.backends[0]!.members[i]!.slot;
 const feSlot = (p: TestProxy) => p.plan.frontends[0]!.slot;
 
+describe('member connection pool', () => {
+  it('keeps no more idle member connections than recently needed: a connection per request leaves few open', async () => {
+    const m = await member();
+    const proxy = await proxyTo([m.port]);
+    // 5 clients at a time, 6 rounds, each request on its own client connection: under
+    // http-reuse safe every one is a first request and gets a new member connection.
+    for (let round = 0; round < 6; round++) {
+      const rs = await Promise.all(Array.from({ length: 5 }, () => oneShot(proxy.port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')));
+      for (const r of rs) expect(r.status).toBe(200);
+    }
+    expect(m.connections).toBe(30);
+    // What comes back is kept only up to the 5 used at once (plus one spare); the rest closes.
+    await until(() => m.open() <= 6);
+    expect(m.open()).toBeLessThanOrEqual(6);
+  });
+
+  it('keep-alive clients go on reusing the member connections they cycle through', async () => {
+    const m = await member();
+    const proxy = await proxyTo([m.port]);
+    const clients = await Promise.all(Array.from({ length: 4 }, () => client(proxy)));
+    await Promise.all(
+      clients.map(async (c) => {
+        for (let i = 0; i < 10; i++) {
+          c.send('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+          expect((await c.response()).status).toBe(200);
+        }
+      }),
+    );
+    expect(m.received.length).toBe(40);
+    expect(m.connections).toBeLessThanOrEqual(6);
+  });
+});
+
 describe('keep-alive', () => {
   it('serves many requests on one client connection over one reused member connection', async () => {
     const m = await member();
