@@ -93,4 +93,50 @@ describe('member reads', () => {
     const { copies } = await collect(s, false);
     expect(Buffer.concat(copies).equals(Buffer.concat(parts))).toBe(true);
   });
+  it('a read that fills the buffer moves the connection to larger reads, and small reads move it back', async () => {
+    const big = Buffer.alloc(4 << 20);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 2654435761) >>> 24;
+    const smalls = ['p', 'q', 'r'].map((c) => part(c, 100));
+    // The member sends the big part at once, then each small part once the previous one was read.
+    const srv = net.createServer((sock) => {
+      let i = 0;
+      sock.write(big);
+      sock.on('data', () => {
+        if (i < smalls.length) sock.write(smalls[i++]!);
+        else sock.end();
+      });
+    });
+    cleanups.push(() => srv.close());
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const s = connectMember('127.0.0.1', (srv.address() as net.AddressInfo).port);
+    cleanups.push(() => s.destroy());
+    const sizes: number[] = [];
+    const buffers: number[] = [];
+    const copies: Buffer[] = [];
+    let got = 0;
+    let first = true;
+    setReader(s, {
+      memberBytes(sock, chunk) {
+        if (first) {
+          // Let the big part pile up in the socket so that reads fill the buffer.
+          first = false;
+          const until = Date.now() + 50;
+          while (Date.now() < until);
+        }
+        sizes.push(chunk.length);
+        buffers.push(chunk.buffer.byteLength);
+        copies.push(Buffer.from(chunk));
+        got += chunk.length;
+        if (got >= big.length) sock.write('n'); // the big part is in: ask for the next small one
+        return false;
+      },
+    });
+    await new Promise((r) => s.once('end', r));
+    s.end();
+    expect(Buffer.concat(copies).equals(Buffer.concat([big, ...smalls]))).toBe(true);
+    expect(Math.max(...sizes)).toBeGreaterThan(64 * 1024);
+    // The last small parts were read into a small buffer again.
+    expect(sizes.at(-1)).toBe(100);
+    expect(buffers.at(-1)).toBe(64 * 1024);
+  });
 });
