@@ -26,6 +26,7 @@ import type { BackendPlan, FrontendPlan, MemberPlan, Plan } from '../compile/pla
 import { setReader, type MemberReader } from '../balance/member-read.ts';
 import { endSession, startSession, type PendingSession, type SessionError, type SessionOwner } from '../balance/session.ts';
 import { T, type Counters } from '../runtime/counters.ts';
+import { setClientReader, type ClientReader } from '../runtime/client-read.ts';
 import type { WorkerEnv } from '../runtime/env.ts';
 
 const kTcp = Symbol('amphora.tcp');
@@ -46,7 +47,7 @@ export function serveTcp(client: net.Socket, fe: FrontendPlan, env: WorkerEnv): 
   s.begin();
 }
 
-class TcpSession implements SessionOwner, MemberReader {
+class TcpSession implements SessionOwner, MemberReader, ClientReader {
   readonly client: TcpSocket;
   readonly fe: FrontendPlan;
   readonly plan: Plan;
@@ -134,13 +135,24 @@ class TcpSession implements SessionOwner, MemberReader {
     const tunnel = be.timeouts.tunnel;
     client.setTimeout(tunnel > 0 ? tunnel : this.fe.timeouts.client);
     server.setTimeout(tunnel > 0 ? tunnel : be.timeouts.server);
-    client.on('data', onClientData);
+    setClientReader(client, this);
     client.on('end', onClientEnd);
     client.on('drain', onClientDrain);
     setReader(server, this);
     // A client that sent its FIN (and nothing else) while the member was being connected
     // had its 'end' emitted already, before this listener existed: pass the FIN on now.
     if (client.readableEnded) onClientEnd.call(client);
+  }
+
+  /** Client bytes, to the member. */
+  clientBytes(socket: net.Socket, chunk: Buffer): void {
+    const c = this.counters;
+    const n = chunk.length;
+    c.add(this.fe.slot, T.bin, n);
+    c.add(this.be!.slot, T.bin, n);
+    c.add(this.member!.slot, T.bin, n);
+    const server = this.server!;
+    if (!server.destroyed && !server.write(chunk)) socket.pause();
   }
 
   /** Member bytes, to the client; true while the client socket still holds them (queued). */
@@ -174,17 +186,6 @@ class TcpSession implements SessionOwner, MemberReader {
 }
 
 // --------------------------------------------------------------------- client events
-
-function onClientData(this: TcpSocket, chunk: Buffer): void {
-  const s = this[kTcp]!;
-  const c = s.counters;
-  const n = chunk.length;
-  c.add(s.fe.slot, T.bin, n);
-  c.add(s.be!.slot, T.bin, n);
-  c.add(s.member!.slot, T.bin, n);
-  const server = s.server!;
-  if (!server.destroyed && !server.write(chunk)) this.pause();
-}
 
 function onClientEnd(this: TcpSocket): void {
   const s = this[kTcp]!;

@@ -36,6 +36,7 @@ import type { BackendPlan, FrontendPlan, MemberPlan, Plan } from '../compile/pla
 import { endSession, startSession, type SessionError, type SessionOwner } from '../balance/session.ts';
 import type { PickContext } from '../balance/balancer.ts';
 import { T, type Counters } from '../runtime/counters.ts';
+import { setClientReader, type ClientReader } from '../runtime/client-read.ts';
 import type { Drainable, WorkerEnv } from '../runtime/env.ts';
 import { errorResponse, replyResponse } from './errors.ts';
 import {
@@ -93,9 +94,6 @@ export function serveHttp1(client: net.Socket, fe: FrontendPlan, env: WorkerEnv)
 const kConn = Symbol('amphora.h1');
 type H1Socket = net.Socket & { [kConn]?: H1Conn };
 
-function onClientData(this: H1Socket, chunk: Buffer): void {
-  this[kConn]!.clientData(chunk);
-}
 function onClientEnd(this: H1Socket): void {
   this[kConn]!.clientEnd();
 }
@@ -220,7 +218,7 @@ function joinRest(buf: Buffer, off: number, chunk: Buffer): Buffer {
 }
 
 /** One client connection. */
-class H1Conn implements UpstreamOwner, SessionOwner, Drainable {
+class H1Conn implements UpstreamOwner, SessionOwner, Drainable, ClientReader {
   readonly client: H1Socket;
   readonly env: WorkerEnv;
   plan: Plan;
@@ -343,7 +341,6 @@ class H1Conn implements UpstreamOwner, SessionOwner, Drainable {
     c[kConn] = this;
     c.allowHalfOpen = true;
     c.setNoDelay(true);
-    c.on('data', onClientData);
     c.on('end', onClientEnd);
     c.on('drain', onClientDrain);
     c.on('error', ignore);
@@ -352,11 +349,13 @@ class H1Conn implements UpstreamOwner, SessionOwner, Drainable {
     const t = this.fe.timeouts.httpRequest;
     this.idleDeadline = t > 0 ? now() + t : 0;
     if (this.env.stopping) this.closeAfter = true;
+    // Last: bytes that arrived while the connection waited for admission are handled now.
+    setClientReader(c, this);
   }
 
   // ------------------------------------------------------------------- client input
 
-  clientData(chunk: Buffer): void {
+  clientBytes(_socket: net.Socket, chunk: Buffer): void {
     this.counters.add(this.fe.slot, T.bin, chunk.length);
     switch (this.phase) {
       case P_IDLE:

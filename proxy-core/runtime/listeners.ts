@@ -9,6 +9,7 @@
 
 import net from 'node:net';
 import type { Plan } from '../compile/plan.ts';
+import { acceptWithOnread } from './client-read.ts';
 import * as log from './log.ts';
 import type { BindError } from './messages.ts';
 
@@ -123,7 +124,10 @@ export class ListenerSet {
         () => {
           server.off('error', reject);
           // After listen, errors are accept() failures (EMFILE...): report, keep serving.
-          server.on('error', (err) => log.alert(`frontend ${listener.frontend}: accept on ${spec.label}: ${log.errorText(err)}`));
+          const acceptError = (err: Error) => log.alert(`frontend ${listener.frontend}: accept on ${spec.label}: ${log.errorText(err)}`);
+          server.on('error', acceptError);
+          // Accepted sockets read with `onread` where this Node allows it (client-read.ts).
+          if (acceptWithOnread(server, (socket) => this.#onConnection(listener, socket), acceptError)) server.removeAllListeners('connection');
           resolve(listener);
         },
       );

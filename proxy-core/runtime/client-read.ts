@@ -1,0 +1,111 @@
+// Reading client connections without the stream machinery.
+//
+// A socket read the usual way goes: a new ArrayBuffer per read made in C++, a Buffer around
+// it, Readable.push(), a 'data' event, and a process.nextTick to read more. On a keep-alive
+// request that is most of what Node adds above the two syscalls. Accepted sockets here are
+// made with Node's `onread` option instead: every client socket of a thread reads into ONE
+// shared buffer, and the reader gets a copy of exactly the bytes read (a slice of Node's
+// Buffer pool for small reads). Sharing is safe because libuv reads one socket at a time on
+// this thread and calls back at once: the shared bytes are copied before anything else can
+// read into them, and the copy belongs to the reader as a 'data' chunk would. Measured with
+// `npm run bench` (keep-alive, 13 B): see the commit that brought this file.
+//
+// Node's net.Server does not take `onread`, so the listening handle's accept callback
+// (`onconnection`, an internal of node:net that Node has had since 0.x) is replaced by ours,
+// which builds the socket the way net.Server does plus `onread`. acceptWithOnread() says
+// whether that was possible; when it was not (another Node), the server's own 'connection'
+// event serves, and setClientReader() falls back to a 'data' listener: the engines work the
+// same on sockets of either kind (tests also hand them plain sockets).
+//
+// Bytes that arrive before a reader is set (a connection waiting for a maxconn slot, a tcp
+// connection waiting for its member) are kept as copies and handed over by
+// setClientReader(); past EARLY_MAX bytes the socket stops reading until then, as a
+// Readable would at its high-water mark.
+
+import net from 'node:net';
+
+/** Receives the bytes of a client connection. */
+export interface ClientReader {
+  /** `chunk` belongs to the reader (a copy). */
+  clientBytes(socket: net.Socket, chunk: Buffer): void;
+}
+
+/** Bytes per read: Node's own read size. */
+const READ_SIZE = 64 * 1024;
+/** Bytes kept for a socket that has no reader yet, beyond which it stops reading. */
+const EARLY_MAX = 64 * 1024;
+
+/** The read buffer every client socket of this thread shares (see the top of this file). */
+const shared = Buffer.allocUnsafeSlow(READ_SIZE);
+
+const kClient = Symbol('amphora.client');
+
+class ClientState {
+  reader: ClientReader | undefined = undefined;
+  early: Buffer[] | undefined = undefined;
+  earlyBytes = 0;
+}
+
+type ClientSocket = net.Socket & { [kClient]?: ClientState };
+
+function onClientRead(this: ClientSocket, n: number, buf: Buffer): boolean {
+  const copy = Buffer.allocUnsafe(n);
+  buf.copy(copy, 0, 0, n);
+  const st = this[kClient]!;
+  const r = st.reader;
+  if (r !== undefined) {
+    r.clientBytes(this, copy);
+    return true;
+  }
+  (st.early ??= []).push(copy);
+  st.earlyBytes += n;
+  // false pauses the socket; setClientReader() resumes it.
+  return st.earlyBytes < EARLY_MAX;
+}
+
+/**
+ * Make `server`'s accepted sockets read with `onread` (call once it listens). `onSocket`
+ * then gets every accepted socket instead of the 'connection' event. False when this Node
+ * does not have the accept callback this relies on: nothing was changed.
+ */
+export function acceptWithOnread(server: net.Server, onSocket: (socket: net.Socket) => void, onError: (err: Error) => void): boolean {
+  const handle = (server as unknown as { _handle?: { onconnection?: unknown } })._handle;
+  if (handle == null || typeof handle.onconnection !== 'function') return false;
+  handle.onconnection = (status: number, clientHandle: unknown): void => {
+    if (status < 0 || clientHandle == null) {
+      onError(Object.assign(new Error(`accept: ${status}`), { code: 'EACCEPT', errno: status }));
+      return;
+    }
+    const st = new ClientState();
+    const socket = new net.Socket({
+      handle: clientHandle,
+      allowHalfOpen: true,
+      readable: true,
+      writable: true,
+      onread: { buffer: shared, callback: onClientRead },
+    } as unknown as net.SocketConstructorOpts) as ClientSocket;
+    socket[kClient] = st;
+    socket.setNoDelay(true);
+    onSocket(socket);
+  };
+  return true;
+}
+
+/** Send the bytes of client `socket` to `reader` from now on; bytes that came before are handed over at once. */
+export function setClientReader(socket: net.Socket, reader: ClientReader): void {
+  const st = (socket as ClientSocket)[kClient];
+  if (st === undefined) {
+    // A socket from anywhere else (another Node, a test): its 'data' events.
+    socket.on('data', (chunk: Buffer) => reader.clientBytes(socket, chunk));
+    return;
+  }
+  st.reader = reader;
+  const early = st.early;
+  if (early === undefined) return;
+  st.early = undefined;
+  // Reading starts again on a later turn of the loop, after the handover below; a pause the
+  // reader asks for meanwhile stands.
+  if (st.earlyBytes >= EARLY_MAX && !socket.destroyed) socket.resume();
+  st.earlyBytes = 0;
+  for (const b of early) reader.clientBytes(socket, b);
+}
