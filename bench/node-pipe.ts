@@ -1,9 +1,11 @@
 // The bench's reference for Node itself: the cheapest proxy Node's public socket API
 // allows, with no protocol work at all. Every accepted connection gets its own member
 // connection (round robin over the members) and bytes are piped both ways, with
-// backpressure and half-close, member bytes read into a reused buffer (`onread`, as
-// proxy-core does). What this process costs per request is the floor under any engine
-// built on `node:net`: proxy-core's ratio to HAProxy can only approach this one's.
+// backpressure and half-close, member bytes read into a reused 64 KiB buffer (`onread`),
+// client bytes through 'data' events. What this process costs per request is the floor
+// under an engine built on `node:net`'s documented API; proxy-core goes below it where it
+// reads client sockets with `onread` too and grows member reads for large bodies (see
+// bench/README.md).
 //
 //   node bench/node-pipe.ts --http-port P --tcp-port Q --members M1,M2
 //

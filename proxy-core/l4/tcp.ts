@@ -139,33 +139,34 @@ class TcpSession implements SessionOwner, MemberReader, ClientReader {
     client.on('end', onClientEnd);
     client.on('drain', onClientDrain);
     setReader(server, this);
-    // A client that sent its FIN (and nothing else) while the member was being connected
-    // had its 'end' emitted already, before this listener existed: pass the FIN on now.
+    // A client that sent its FIN while the member was being connected had its 'end' emitted
+    // already, before this listener existed (its bytes were handed over just above): pass the
+    // FIN on now.
     if (client.readableEnded) onClientEnd.call(client);
   }
 
   /** Client bytes, to the member. */
   clientBytes(socket: net.Socket, chunk: Buffer): void {
-    const c = this.counters;
-    const n = chunk.length;
-    c.add(this.fe.slot, T.bin, n);
-    c.add(this.be!.slot, T.bin, n);
-    c.add(this.member!.slot, T.bin, n);
+    this.count(T.bin, chunk.length);
     const server = this.server!;
     if (!server.destroyed && !server.write(chunk)) socket.pause();
   }
 
   /** Member bytes, to the client; true while the client socket still holds them (queued). */
   memberBytes(socket: net.Socket, chunk: Buffer): boolean {
-    const c = this.counters;
-    const n = chunk.length;
-    c.add(this.fe.slot, T.bout, n);
-    c.add(this.be!.slot, T.bout, n);
-    c.add(this.member!.slot, T.bout, n);
+    this.count(T.bout, chunk.length);
     const client = this.client;
     if (client.destroyed) return false;
     if (!client.write(chunk)) socket.pause();
     return client.writableLength > 0;
+  }
+
+  /** Bytes in (bin) or out (bout) on frontend, backend and member. */
+  private count(cell: number, n: number): void {
+    const c = this.counters;
+    c.add(this.fe.slot, cell, n);
+    c.add(this.be!.slot, cell, n);
+    c.add(this.member!.slot, cell, n);
   }
 
   /** One direction is shut down: the fin timeouts, when set, replace the others. */

@@ -7,6 +7,7 @@ import { compilePlan, countSlots } from '../../proxy-core/compile/compile.ts';
 import type { Plan } from '../../proxy-core/compile/plan.ts';
 import type { ProxyConfig } from '../../proxy-core/config/model.ts';
 import { serveTcp } from '../../proxy-core/l4/tcp.ts';
+import { acceptWithOnread } from '../../proxy-core/runtime/client-read.ts';
 import { allocateCounters, Counters } from '../../proxy-core/runtime/counters.ts';
 import type { WorkerEnv } from '../../proxy-core/runtime/env.ts';
 
@@ -141,8 +142,10 @@ export async function startProxy(config: ProxyConfig): Promise<Proxy> {
     },
     index: 0,
   };
-  const server = net.createServer({ allowHalfOpen: true }, (sock) => serveTcp(sock, env.plan.frontends[0]!, env));
+  const server = net.createServer({ allowHalfOpen: true });
   const port = await listen(server);
+  // Accepted as the worker's listeners accept them (client-read.ts).
+  if (!acceptWithOnread(server, (sock) => serveTcp(sock, env.plan.frontends[0]!, env), () => {})) throw new Error('acceptWithOnread unavailable');
   cleanups.push(() => closeServer(server, tracked));
   return { port, plan, counters: plan.counters, env, tracked };
 }

@@ -19,6 +19,7 @@ import type { Plan } from '../../proxy-core/compile/plan.ts';
 import { allocateCounters, Counters } from '../../proxy-core/runtime/counters.ts';
 import type { WorkerEnv } from '../../proxy-core/runtime/env.ts';
 import { serveHttp1 } from '../../proxy-core/l7/http1.ts';
+import { acceptWithOnread } from '../../proxy-core/runtime/client-read.ts';
 import { closeIdle } from '../../proxy-core/l7/pool.ts';
 
 // ------------------------------------------------------------------- config builders
@@ -160,12 +161,19 @@ export async function startProxy(cfg: ProxyConfig): Promise<TestProxy> {
     },
   };
   const fe = plan.frontends[0]!;
-  const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (sock) => {
-    sockets.add(sock);
-    sock.on('close', () => sockets.delete(sock));
-    serveHttp1(sock, fe, env);
-  });
+  const server = net.createServer({ allowHalfOpen: true, noDelay: true });
   const port = await listen(server);
+  // Accepted as the worker's listeners accept them (client-read.ts).
+  const accepted = acceptWithOnread(
+    server,
+    (sock) => {
+      sockets.add(sock);
+      sock.on('close', () => sockets.delete(sock));
+      serveHttp1(sock, fe, env);
+    },
+    () => {},
+  );
+  if (!accepted) throw new Error('acceptWithOnread unavailable');
   return {
     port,
     plan,

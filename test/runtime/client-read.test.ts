@@ -77,9 +77,6 @@ describe('client reads', () => {
     // Order of acceptance is the order of connection.
     const sorted = got.map((g) => g.bytes).sort((a, b) => a[0]! - b[0]!);
     expect(sorted.map((b, i) => b.equals(payloads[i]!))).toEqual([true, true, true, true]);
-    // Chunks are copies: none shares memory with another connection's.
-    const buffers = new Set(got.flatMap((g) => g.chunks.map((c) => c.buffer)));
-    expect(buffers.size).toBeGreaterThan(1);
   });
 
   it('bytes sent before the reader is set are handed over first, in order, then the rest', async () => {
