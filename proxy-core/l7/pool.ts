@@ -99,6 +99,20 @@ export class Upstream implements MemberReader {
     this.owner = undefined;
     this.socket.destroy();
   }
+
+  /**
+   * Close a clean idle connection (nothing owed either way) with a reset, as HAProxy does
+   * with the server connections it drops (SO_LINGER 0): the closing side of a FIN keeps the
+   * port in TIME_WAIT for a minute, and a connection per request fills the ephemeral range
+   * with them (measured: 23,500 after 8 s of one connection per request against HAProxy's
+   * none), which makes every new connect() search longer for a port.
+   */
+  discard(): void {
+    if (!this.alive) return this.destroy();
+    if (this.inPool) unpool(this);
+    this.owner = undefined;
+    this.socket.resetAndDestroy();
+  }
 }
 
 /** A member's connections in this worker. */
@@ -192,8 +206,12 @@ export function release(up: Upstream, now: number): void {
   up.owner = undefined;
   if (up.inUse) notInUse(up);
   const b = bucketOf(up.key);
-  if (!up.alive || b.idle.length >= POOL_MAX_PER_MEMBER || b.idle.length + b.used >= Math.max(b.peak, b.need) + POOL_SPARE) {
+  if (!up.alive) {
     up.destroy();
+    return;
+  }
+  if (b.idle.length >= POOL_MAX_PER_MEMBER || b.idle.length + b.used >= Math.max(b.peak, b.need) + POOL_SPARE) {
+    up.discard();
     return;
   }
   up.idleSince = now;
@@ -211,7 +229,7 @@ function unpool(up: Upstream): void {
 
 /** Close every idle connection (worker stop). */
 export function closeIdle(): void {
-  for (const b of [...buckets.values()]) for (const up of [...b.idle]) up.destroy();
+  for (const b of [...buckets.values()]) for (const up of [...b.idle]) up.discard();
 }
 
 /** Once per purge period: idle connections past POOL_IDLE_MS close; the need estimates move on. */
@@ -219,7 +237,7 @@ function purge(now: number): void {
   for (const [key, b] of buckets) {
     // Oldest first: the front of each list.
     const list = b.idle;
-    while (list.length > 0 && now - list[0]!.idleSince >= POOL_IDLE_MS) list[0]!.destroy();
+    while (list.length > 0 && now - list[0]!.idleSince >= POOL_IDLE_MS) list[0]!.discard();
     // HAProxy's estimate: this period's peak, or half-way down from the previous estimate.
     b.need = Math.max(b.peak, (b.need + b.peak) >> 1);
     b.peak = b.used;

@@ -275,18 +275,23 @@ export interface RawMember {
   connections: number;
   /** Bytes received, per connection. */
   data: string[];
+  /** How the proxy closed each connection, once it did: a FIN or a reset. */
+  ends: ('fin' | 'reset')[];
   close(): Promise<void>;
 }
 
 /** A raw TCP member: `onData(socket, allBytesSoFar, connIndex)` decides what to answer. */
 export async function startRawMember(onData: (s: net.Socket, got: string, conn: number) => void): Promise<RawMember> {
   const sockets = new Set<net.Socket>();
-  const m: RawMember = { port: 0, connections: 0, data: [], close: () => Promise.resolve() };
+  const m: RawMember = { port: 0, connections: 0, data: [], ends: [], close: () => Promise.resolve() };
   const server = net.createServer({ allowHalfOpen: true }, (s) => {
     const id = m.connections++;
     m.data[id] = '';
     sockets.add(s);
-    s.on('error', () => {});
+    s.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ECONNRESET') m.ends[id] ??= 'reset';
+    });
+    s.on('end', () => (m.ends[id] ??= 'fin'));
     s.on('close', () => sockets.delete(s));
     s.on('data', (d: Buffer) => {
       m.data[id] += d.toString('latin1');

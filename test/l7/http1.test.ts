@@ -78,6 +78,22 @@ describe('member connection pool', () => {
     expect(m.open()).toBeLessThanOrEqual(6);
   });
 
+  it('drops the idle member connections it does not keep with a reset, as HAProxy does (no TIME_WAIT on the proxy)', async () => {
+    const m = await raw((s, got) => {
+      if (got.endsWith('\r\n\r\n')) s.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+    });
+    const proxy = await proxyTo([m.port]);
+    for (let round = 0; round < 3; round++) {
+      const rs = await Promise.all(Array.from({ length: 4 }, () => oneShot(proxy.port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')));
+      for (const r of rs) expect(r.status).toBe(200);
+    }
+    expect(m.connections).toBe(12);
+    // At most the recent need plus one spare stay open; every one dropped was reset, none got a FIN.
+    await until(() => m.ends.filter(Boolean).length >= 7);
+    expect(m.ends.filter((e) => e === 'fin')).toEqual([]);
+    expect(m.ends.filter((e) => e === 'reset').length).toBeGreaterThanOrEqual(7);
+  });
+
   it('keep-alive clients go on reusing the member connections they cycle through', async () => {
     const m = await member();
     const proxy = await proxyTo([m.port]);
