@@ -12,11 +12,12 @@
 // 1.41x -> 1.23x, TCP listener 1.19x -> 1.07x (same session, same config).
 //
 // Node's net.Server does not take `onread`, so the listening handle's accept callback
-// (`onconnection`, an internal of node:net that Node has had since 0.x) is replaced by ours,
-// which builds the socket the way net.Server does plus `onread`. acceptWithOnread() says
-// whether that was possible; when it was not (another Node), the server's own 'connection'
-// event serves, and setClientReader() falls back to a 'data' listener: the engines work the
-// same on sockets of either kind (tests also hand them plain sockets).
+// (`onconnection`, a long-standing internal of node:net; Node is pinned by package.json) is
+// replaced by ours, which builds the socket the way net.Server does plus `onread`.
+// acceptWithOnread() says whether that was possible; when it was not (another Node), the
+// server's own 'connection' event serves, and setClientReader() falls back to a 'data'
+// listener: the engines work the same on sockets of either kind (tests also hand them plain
+// sockets).
 //
 // Bytes that arrive before a reader is set (a connection waiting for a maxconn slot, a tcp
 // connection waiting for its member) are kept as copies and handed over by
