@@ -13,7 +13,8 @@
 //
 // Node's net.Server does not take `onread`, so the listening handle's accept callback
 // (`onconnection`, a long-standing internal of node:net; Node is pinned by package.json) is
-// replaced by ours, which builds the socket the way net.Server does plus `onread`.
+// replaced by ours, which builds the socket the way net.Server does plus `onread` (with the
+// options every listener here uses: half-open allowed, Nagle off).
 // acceptWithOnread() says whether that was possible; when it was not (another Node), the
 // server's own 'connection' event serves, and setClientReader() falls back to a 'data'
 // listener: the engines work the same on sockets of either kind (tests also hand them plain
@@ -67,7 +68,8 @@ function onClientRead(this: ClientSocket, n: number, buf: Buffer): boolean {
 }
 
 /**
- * Make `server`'s accepted sockets read with `onread` (call once it listens). `onSocket`
+ * Make `server`'s accepted sockets read with `onread` (call once it listens); they allow
+ * half-open and have Nagle off whatever options the server was made with. `onSocket`
  * then gets every accepted socket instead of the 'connection' event. False when this Node
  * does not have the accept callback this relies on: nothing was changed.
  */
