@@ -5,7 +5,7 @@
 // runtime yet. They are refused here, by `proxy-core -c` (so the agent rejects the upload
 // with the reason) and at start/reload, each with its line — never silently ignored.
 
-import type { Acl, Condition, ConfigMessage, ProxyConfig, SampleFetch, Where } from '../config/model.ts';
+import type { Acl, Condition, ConfigMessage, HttpRequestRule, ProxyConfig, SampleFetch, Where } from '../config/model.ts';
 
 /** Sample fetches the mode-http engine evaluates (ACLs, conditions, header values). */
 const HTTP_FETCHES = new Set([
@@ -50,14 +50,7 @@ export function checkSupport(config: ProxyConfig): ConfigMessage[] {
     }
     const fetches = fe.mode === 'http' ? HTTP_FETCHES : TCP_FETCHES;
     checkAcls(fe.acls, fetches, out);
-    for (const rule of fe.httpRequest) {
-      if (rule.action === 'use-service') out.push(notYet(rule.where, `http-request use-service ${rule.service}`));
-      if (rule.action === 'tarpit') out.push(notYet(rule.where, 'http-request tarpit'));
-      if (rule.action === 'set-header' || rule.action === 'add-header') {
-        checkFormat(rule.value, fetches, rule.where, out);
-      }
-      checkCondition(rule.cond, fetches, rule.where, out);
-    }
+    checkRequestRules(fe.httpRequest, fetches, out);
     for (const rule of fe.httpResponse) {
       if (rule.action !== 'del-header') checkFormat(rule.value, fetches, rule.where, out);
       checkCondition(rule.cond, fetches, rule.where, out);
@@ -80,18 +73,23 @@ export function checkSupport(config: ProxyConfig): ConfigMessage[] {
     if (be.cookie) out.push(notYet(be.cookie.where, `cookie ${be.cookie.name} (cookie persistence)`));
     const fetches = be.mode === 'http' ? HTTP_FETCHES : TCP_FETCHES;
     checkAcls(be.acls, fetches, out);
-    for (const rule of be.httpRequest) {
-      if (rule.action === 'set-header' || rule.action === 'add-header') {
-        checkFormat(rule.value, fetches, rule.where, out);
-      }
-      checkCondition(rule.cond, fetches, rule.where, out);
-    }
+    checkRequestRules(be.httpRequest, fetches, out);
     for (const srv of be.servers) {
       if (srv.ssl) out.push(notYet(srv.where, `'ssl' on server ${srv.name} (TLS towards members)`));
       if (srv.sendProxy) out.push(notYet(srv.where, `'send-proxy' on server ${srv.name} (PROXY protocol)`));
     }
   }
   return out;
+}
+
+function checkRequestRules(rules: HttpRequestRule[], fetches: Set<string>, out: ConfigMessage[]): void {
+  for (const rule of rules) {
+    if (rule.action === 'use-service') out.push(notYet(rule.where, `http-request use-service ${rule.service}`));
+    if (rule.action === 'tarpit') out.push(notYet(rule.where, 'http-request tarpit'));
+    if (rule.action === 'set-header' || rule.action === 'add-header') checkFormat(rule.value, fetches, rule.where, out);
+    if (rule.action === 'redirect' && rule.redirect.format) checkFormat(rule.redirect.format, fetches, rule.where, out);
+    checkCondition(rule.cond, fetches, rule.where, out);
+  }
 }
 
 function checkAcls(acls: Acl[], fetches: Set<string>, out: ConfigMessage[]): void {

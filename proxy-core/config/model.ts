@@ -263,8 +263,14 @@ export type HttpResponseRule =
 
 export interface Redirect {
   type: 'location' | 'prefix' | 'scheme';
-  /** Target URL, prefix, or scheme. */
+  /** Target URL, prefix, or scheme, as written. */
   value: string;
+  /**
+   * `http-request redirect`: the value as a log-format string, evaluated per
+   * request. The older `redirect` directive places its value verbatim (HAProxy does the same),
+   * so it has none; nor does a prefix of "/", which only means "the same path".
+   */
+  format?: FormatPart[];
   /** 301, 302 (default), 303, 307 or 308. */
   code: number;
   dropQuery: boolean;

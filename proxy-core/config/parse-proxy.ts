@@ -572,8 +572,13 @@ function parseHttpRequest(d: ProxyDraft, words: string[], where: Where): HttpReq
       if (head.length !== 2) throw new LineError(`'http-request del-header' expects a header name (matching methods other than 'str' are not supported yet)`);
       return withCond({ action, name: head[1]!, where });
     }
-    case 'redirect':
-      return withCond({ action, redirect: parseRedirectWords(head.slice(1), undefined, where), where });
+    case 'redirect': {
+      const redirect = parseRedirectWords(head.slice(1), undefined, where);
+      if (!(redirect.type === 'prefix' && redirect.value === '/')) {
+        redirect.format = parseFormat(redirect.value);
+      }
+      return withCond({ action, redirect, where });
+    }
     case 'use-service': {
       if (head.length !== 2) throw new LineError(`'http-request use-service' expects a service name`);
       return withCond({ action, service: head[1]!, where });

@@ -70,6 +70,8 @@ export const R_SCHEME = 2;
 export interface RedirectPlan {
   type: number;
   value: string;
+  /** `http-request redirect`: the value is a log-format evaluated per request. */
+  format: Format | undefined;
   code: number;
   dropQuery: boolean;
   appendSlash: boolean;
@@ -766,6 +768,7 @@ function compileRedirect(r: Redirect, cond: Pred | undefined): RedirectPlan {
   return {
     type: r.type === 'prefix' ? R_PREFIX : r.type === 'scheme' ? R_SCHEME : R_LOCATION,
     value: r.value,
+    format: r.format && compileFormat(r.format),
     code: r.code,
     dropQuery: r.dropQuery,
     appendSlash: r.appendSlash,
@@ -870,14 +873,15 @@ export function applyForwardFor(fe: FrontendHttp, be: BackendHttp | undefined, t
 /** The Location of a redirect for the current request. */
 export function redirectLocation(r: RedirectPlan, t: Txn): string {
   let loc: string;
-  if (r.type === R_LOCATION) return r.value;
+  const value = r.format === undefined ? r.value : runFormat(r.format, t);
+  if (r.type === R_LOCATION) return value;
   const path = t.pathAndQuery(r.dropQuery);
   if (r.type === R_PREFIX) {
     // A prefix of "/" adds nothing, so that a self-redirection can be written (HAProxy).
-    loc = r.value === '/' ? path : r.value + path;
+    loc = r.value === '/' ? path : value + path;
   } else {
     const host = t.req.headerValue(HOST, 'host', false, 1) ?? '';
-    loc = r.value + '://' + host + path;
+    loc = value + '://' + host + path;
   }
   if (r.appendSlash && loc.length > 0 && loc.charCodeAt(loc.length - 1) !== 0x2f) loc += '/';
   return loc;

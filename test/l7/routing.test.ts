@@ -3,6 +3,7 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Backend, Frontend, FormatPart } from '../../proxy-core/config/model.ts';
+import { parseConfig } from '../../proxy-core/config/parse.ts';
 import { T } from '../../proxy-core/runtime/counters.ts';
 import {
   acl,
@@ -204,6 +205,36 @@ describe('redirects (Octavia REDIRECT_TO_URL / REDIRECT_PREFIX)', () => {
     expect(r.status).toBe(307);
     expect(r.headers.connection).toBe('close');
     await c.waitClosed();
+  });
+});
+
+describe('redirect values from config text', () => {
+  it("'redirect' places its value verbatim; 'http-request redirect' evaluates it as a log-format", async () => {
+    const [a] = await members('a');
+    const { config: cfg, errors } = parseConfig([
+      {
+        path: 'haproxy.cfg',
+        text: `frontend fe
+    mode http
+    bind 127.0.0.1:8080
+    http-request redirect location https://%[req.hdr(host),lower]/moved%[path] code 301 if { path_beg /hr }
+    http-request redirect prefix /v2/%[src] if { path_beg /pf }
+    redirect location /literal/%[path] if { path_beg /plain }
+    default_backend b
+backend b
+    mode http
+    server s 127.0.0.1:${a!.port}
+`,
+      },
+    ]);
+    expect(errors).toEqual([]);
+    const proxy = await startProxy(cfg);
+    cleanups.push(() => proxy.close());
+    const location = async (path: string) => (await oneShot(proxy.port, get(path, 'Host: WWW.Example.com\r\n'))).headers.location;
+    expect(await location('/hr/x?q=1')).toBe('https://www.example.com/moved/hr/x');
+    expect(await location('/pf/y?z')).toBe('/v2/127.0.0.1/pf/y?z');
+    expect(await location('/plain/p')).toBe('/literal/%[path]');
+    expect(a!.received.length).toBe(0);
   });
 });
 
