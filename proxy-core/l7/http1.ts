@@ -158,7 +158,10 @@ const INPUT_HIGH_WATER = 64 * 1024;
 const PENDING_HIGH_WATER = 64 * 1024;
 /** Body bytes copied into the same write as the head at most. */
 const COALESCE_MAX = 16 * 1024;
-/** How long a closing connection may linger for the client to read our last response. */
+/**
+ * How long a closing connection may linger for the client to read our last response and
+ * close its side, unless `timeout client-fin` says how long to wait for a half-closed client.
+ */
 const LINGER_MS = 2000;
 
 /** How a head we write ends: our Connection header if any, then the empty line. */
@@ -1085,6 +1088,7 @@ class H1Conn implements UpstreamOwner, SessionOwner, Drainable, ClientReader {
       this.tunnelServerEnded = true;
       if (!this.client.destroyed) this.client.end();
       if (this.tunnelClientEnded) this.closeTunnel();
+      else this.bumpTunnel();
       return;
     }
     this.upKeep = false;
@@ -1265,6 +1269,7 @@ class H1Conn implements UpstreamOwner, SessionOwner, Drainable, ClientReader {
     if (this.clientEnded) {
       this.tunnelClientEnded = true;
       this.up!.socket.end();
+      this.bumpTunnel();
     }
   }
 
@@ -1273,11 +1278,20 @@ class H1Conn implements UpstreamOwner, SessionOwner, Drainable, ClientReader {
     this.destroy();
   }
 
+  /**
+   * Inactivity deadlines of a tunnel: `timeout tunnel`, else client/server; once either
+   * direction is shut down, `timeout client-fin` / `server-fin` replace them where set
+   * (as in mode tcp).
+   */
   private bumpTunnel(): void {
     const t0 = now();
     const be = this.be!;
-    const ct = be.timeouts.tunnel || this.fe.timeouts.tunnel || this.fe.timeouts.client;
-    const st = be.timeouts.tunnel || this.fe.timeouts.tunnel || be.timeouts.server;
+    let ct = be.timeouts.tunnel || this.fe.timeouts.tunnel || this.fe.timeouts.client;
+    let st = be.timeouts.tunnel || this.fe.timeouts.tunnel || be.timeouts.server;
+    if (this.tunnelClientEnded || this.tunnelServerEnded) {
+      ct = this.fe.timeouts.clientFin || ct;
+      st = be.timeouts.serverFin || st;
+    }
     this.clientDeadline = ct > 0 ? t0 + ct : 0;
     this.serverDeadline = st > 0 ? t0 + st : 0;
   }
@@ -1391,6 +1405,7 @@ class H1Conn implements UpstreamOwner, SessionOwner, Drainable, ClientReader {
         this.tunnelClientEnded = true;
         this.up?.socket.end();
         if (this.tunnelServerEnded) this.closeTunnel();
+        else this.bumpTunnel();
         return;
       default:
         this.destroy();
@@ -1420,7 +1435,7 @@ class H1Conn implements UpstreamOwner, SessionOwner, Drainable, ClientReader {
     this.phase = P_CLOSING;
     this.inBuf = undefined;
     this.pending.length = 0;
-    this.lingerDeadline = now() + LINGER_MS;
+    this.lingerDeadline = now() + (this.fe.timeouts.clientFin || LINGER_MS);
     this.resumeClient(PAUSE_BUFFER | PAUSE_UPSTREAM);
     if (!this.client.destroyed) this.client.end();
   }

@@ -490,6 +490,45 @@ describe('upgrade', () => {
     c.socket.end();
     await c.waitClosed();
   });
+
+  it('once one direction of a tunnel is shut, timeout server-fin / client-fin bound the wait for the other', async () => {
+    const upgrade = (s: net.Socket, got: string) => {
+      if (got.includes('\r\n\r\n') && !s.listenerCount('tunnel-started')) {
+        s.on('tunnel-started', () => {});
+        s.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+      }
+    };
+    const hello = 'GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n';
+    // The member never closes its side: without server-fin the tunnel would stay for 60 s.
+    const m = await raw(upgrade);
+    const long = { tunnel: 60_000, client: 60_000, server: 60_000 };
+    const proxy = await proxyTo([m.port], { timeouts: { ...long, connect: 2000, serverFin: 300 } }, { timeouts: long });
+    const c = await client(proxy);
+    c.send(hello);
+    expect((await c.response()).status).toBe(101);
+    c.socket.end();
+    await c.waitClosed(5000);
+    await until(() => m.ends[0] === 'fin');
+
+    // The member half-closes and the client stays silent: client-fin closes the tunnel.
+    const m2 = await raw((s, got) => {
+      upgrade(s, got);
+      s.end();
+    });
+    const proxy2 = await proxyTo([m2.port], { timeouts: { ...long, connect: 2000 } }, { timeouts: { ...long, clientFin: 300 } });
+    // A client that keeps its own side open after the proxy's FIN.
+    const c2 = net.connect({ port: proxy2.port, host: '127.0.0.1', allowHalfOpen: true });
+    cleanups.push(() => void c2.destroy());
+    c2.on('error', () => {});
+    let got = '';
+    c2.on('data', (d: Buffer) => (got += d.toString('latin1')));
+    let ended = false;
+    c2.on('end', () => (ended = true));
+    c2.write(hello);
+    await until(() => ended && got.startsWith('HTTP/1.1 101'));
+    expect(proxy2.env.tracked).toBe(1);
+    await until(() => proxy2.env.tracked === 0, 5000);
+  });
 });
 
 describe('statuses the engine answers', () => {
