@@ -12,15 +12,15 @@
 // stats) and the daemon code are imported by the paths that use them.
 
 import { readFileSync } from 'node:fs';
-import { formatMessage, loadConfig } from './config/load.ts';
+import { formatMessage, loadAndResolve } from './config/load.ts';
 import { parseArgs, USAGE, withoutDaemonFlag, type CliOptions } from './runtime/args.ts';
 import * as log from './runtime/log.ts';
 
 /** HAProxy leaves hard-stop-after unset (wait forever); a soft stop here gives up after this. */
 const DEFAULT_HARD_STOP_AFTER_MS = 15 * 60_000;
 
-function check(o: CliOptions): number {
-  const res = loadConfig(o.files, { localPeer: o.localPeer });
+async function check(o: CliOptions): Promise<number> {
+  const res = await loadAndResolve(o.files, { localPeer: o.localPeer });
   for (const w of res.warnings) log.line('WARNING', formatMessage('WARNING', w));
   for (const e of res.errors) log.line('ALERT', formatMessage('ALERT', e));
   if (res.errors.length) return 1;

@@ -1,12 +1,14 @@
 // Load a configuration from disk: read every file, parse, resolve the local peer, then ask
 // compile/support.ts which features the runtime cannot run yet. Those are errors too: a
-// config is refused whole rather than run with a feature silently missing.
+// config is refused whole rather than run with a feature silently missing. loadAndResolve()
+// also resolves server host names, which needs the resolver (async).
 
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { checkSupport } from '../compile/support.ts';
 import type { ConfigMessage, ProxyConfig } from './model.ts';
 import { parseConfig } from './parse.ts';
+import { resolveServerNames, type Lookup } from './resolve.ts';
 import type { Environment } from './tokenize.ts';
 
 export interface LoadResult {
@@ -48,6 +50,17 @@ export function loadConfig(paths: string[], opts: LoadOptions = {}): LoadResult 
   const warnings = config.warnings;
   if (errors.length > 0) return { errors, warnings };
   return { config, errors, warnings };
+}
+
+/**
+ * loadConfig(), then the server host names resolved (config/resolve.ts): what start, reload
+ * and `-c` run. A name that does not resolve is an error like any other.
+ */
+export async function loadAndResolve(paths: string[], opts: LoadOptions & { lookup?: Lookup } = {}): Promise<LoadResult> {
+  const res = loadConfig(paths, opts);
+  if (res.config === undefined) return res;
+  const errors = await resolveServerNames(res.config, opts.lookup);
+  return errors.length > 0 ? { errors, warnings: res.warnings } : res;
 }
 
 /**

@@ -452,8 +452,13 @@ export interface ServerSsl {
 
 export interface Server {
   name: string;
-  /** Host as written (IPv4, IPv6 without brackets, or a name resolved at start). */
+  /**
+   * IPv4 or IPv6 address (without brackets). A host name written here is replaced by its
+   * address when the config is loaded (config/resolve.ts), and kept in `fqdn`.
+   */
   address: string;
+  /** The host name `address` was resolved from. */
+  fqdn?: string;
   /** Undefined when omitted (mode tcp "same port as the client connected to"). */
   port?: number;
   weight: number;

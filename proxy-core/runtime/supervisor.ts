@@ -26,7 +26,7 @@ import { Worker } from 'node:worker_threads';
 import type { Plan } from '../compile/plan.ts';
 import { compilePlan, countSlots } from '../compile/compile.ts';
 import type { ProxyConfig } from '../config/model.ts';
-import { formatMessage, loadConfig } from '../config/load.ts';
+import { formatMessage, loadAndResolve } from '../config/load.ts';
 import { HealthChecker } from '../health/checker.ts';
 import type { StatsLevel } from '../stats/show-stat.ts';
 import { RateSampler } from '../stats/rates.ts';
@@ -132,7 +132,7 @@ export class Supervisor {
 
   /** Load, spawn, bind, serve. Throws StartError (reasons printed) when it cannot. */
   async start(): Promise<void> {
-    const config = this.#load();
+    const config = await this.#load();
     if (!config) throw new StartError('invalid configuration');
     const fdWarning = maxconnWarning(config.global.maxconn);
     if (fdWarning) log.warning(fdWarning);
@@ -253,9 +253,9 @@ export class Supervisor {
 
   // ------------------------------------------------------------------------- generations
 
-  /** loadConfig with its messages printed; the config, or undefined when invalid. */
-  #load(): ProxyConfig | undefined {
-    const res = loadConfig(this.#opts.files, { localPeer: this.#opts.localPeer });
+  /** loadAndResolve with its messages printed; the config, or undefined when invalid. */
+  async #load(): Promise<ProxyConfig | undefined> {
+    const res = await loadAndResolve(this.#opts.files, { localPeer: this.#opts.localPeer });
     for (const w of res.warnings) log.line('WARNING', formatMessage('WARNING', w));
     for (const e of res.errors) log.line('ALERT', formatMessage('ALERT', e));
     return res.errors.length === 0 ? res.config : undefined;
@@ -280,7 +280,7 @@ export class Supervisor {
   async #reload(): Promise<void> {
     const old = this.#current!;
     log.notice(`reloading ${this.#opts.files.join(', ')}`);
-    const config = this.#load();
+    const config = await this.#load();
     if (!config) {
       log.alert(`reload failed: the configuration is not valid; still serving generation ${old.number}`);
       return;

@@ -83,7 +83,7 @@ export function showServersState(plan: Plan, checker: HealthChecker | undefined,
           // given by an `id` keyword when it differs from the one its position would get.
           proxies.get(be.name) && proxies.get(be.name)!.iid !== proxies.get(be.name)!.autoIid ? 1 : 0,
           m.id !== m.index + 1 ? 1 : 0,
-          '-',
+          model?.server.fqdn ?? '-',
           m.port ?? 0,
           '-',
           model?.server.ssl ? 1 : 0,
