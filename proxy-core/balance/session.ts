@@ -23,7 +23,7 @@
 
 import type net from 'node:net';
 import type { BackendPlan, MemberPlan } from '../compile/plan.ts';
-import { G, GAUGES_PER_SLOT, T, type Counters } from '../runtime/counters.ts';
+import { G, GAUGES_PER_SLOT, T, TOTALS_PER_SLOT, type Counters } from '../runtime/counters.ts';
 import type { PickContext } from './balancer.ts';
 import { connectMember } from './member-read.ts';
 import { anyUsable } from './usable.ts';
@@ -40,9 +40,10 @@ export interface SessionOwner {
    * The session is open on `member` over `socket` (connected, no timeout set, a harmless
    * 'error' listener of ours attached). A new connection's bytes go to the reader given to
    * setReader() (member-read.ts), not to 'data' listeners. The owner must call endSession(member, counters)
-   * exactly once when the session ends.
+   * exactly once when the session ends. `queuedMs`: how long the request waited in the queue
+   * (0 when it did not), for the qtime / ctime statistics.
    */
-  sessionReady(member: MemberPlan, socket: net.Socket, reused: boolean): void;
+  sessionReady(member: MemberPlan, socket: net.Socket, reused: boolean, queuedMs: number): void;
   /** No session: nothing is held (no endSession then). */
   sessionFailed(error: SessionError): void;
 }
@@ -76,7 +77,7 @@ export function startSession(be: BackendPlan, ctx: PickContext, counters: Counte
     counters.enter(be.slot);
     const pooled = owner.idleFor(m);
     if (pooled !== undefined) {
-      owner.sessionReady(m, pooled, true);
+      owner.sessionReady(m, pooled, true, 0);
       return undefined;
     }
     const a = new Attempt(be, ctx, counters, owner);
@@ -156,6 +157,9 @@ class Attempt implements PendingSession {
   queued = false;
   /** When waiting in the queue ends (performance.now() ms; Infinity = no timeout queue). */
   deadline = Infinity;
+  /** When the attempt entered the queue, then how long it waited there (ms). */
+  queuedAt = 0;
+  queuedMs = 0;
   /** The owner was told (or the attempt was cancelled): late events are ignored. */
   done = false;
 
@@ -170,6 +174,7 @@ class Attempt implements PendingSession {
   /** A member slot is held (out of the queue): count the session on the backend and go. */
   start(m: MemberPlan): void {
     this.member = m;
+    this.queuedMs = performance.now() - this.queuedAt;
     this.counters.enter(this.be.slot);
     this.connect();
   }
@@ -279,7 +284,7 @@ class Attempt implements PendingSession {
     if (this.done) return;
     this.done = true;
     this.timer = undefined;
-    this.owner.sessionReady(this.member!, socket, reused);
+    this.owner.sessionReady(this.member!, socket, reused, this.queuedMs);
   }
 
   fail(error: SessionError): void {
@@ -339,6 +344,9 @@ function reserve(m: MemberPlan, c: Counters): boolean {
   if (cur > Atomics.load(g, base + G.smax)) Atomics.store(g, base + G.smax, cur);
   Atomics.add(g, base + G.rateCur, 1);
   c.add(m.slot, T.stot);
+  const nowSec = Math.floor(Date.now() / 1000);
+  c.totals[m.slot * TOTALS_PER_SLOT + T.lastSess] = nowSec;
+  c.totals[m.backend.slot * TOTALS_PER_SLOT + T.lastSess] = nowSec;
   return true;
 }
 
@@ -406,7 +414,8 @@ class BackendQueue {
   add(a: Attempt): void {
     a.queued = true;
     const t = this.be.timeouts.queue;
-    a.deadline = t > 0 ? performance.now() + t : Infinity;
+    a.queuedAt = performance.now();
+    a.deadline = t > 0 ? a.queuedAt + t : Infinity;
     this.counters.enqueue(this.be.slot);
     this.waiters.push(a);
     if (a.deadline < this.expiryAt) this.scheduleExpiry(a.deadline);

@@ -65,6 +65,10 @@ class TcpSession implements SessionOwner, MemberReader, ClientReader {
   serverClosed = false;
   /** An abort was counted already (errors and timeouts count once per connection). */
   aborted = false;
+  /** performance.now() at accept, queue and connect times (ms): qtime / ctime / ttime. */
+  tStart = 0;
+  queuedMs = 0;
+  connectMs = 0;
 
   constructor(client: TcpSocket, fe: FrontendPlan, plan: Plan, env: WorkerEnv) {
     this.client = client;
@@ -77,6 +81,7 @@ class TcpSession implements SessionOwner, MemberReader, ClientReader {
   begin(): void {
     const c = this.counters;
     const client = this.client;
+    this.tStart = performance.now();
     c.enter(this.plan.globalSlot);
     c.enter(this.fe.slot);
     client[kTcp] = this;
@@ -112,8 +117,10 @@ class TcpSession implements SessionOwner, MemberReader, ClientReader {
     this.client.destroy();
   }
 
-  sessionReady(member: MemberPlan, socket: net.Socket): void {
+  sessionReady(member: MemberPlan, socket: net.Socket, _reused: boolean, queuedMs: number): void {
     this.connecting = undefined;
+    this.queuedMs = queuedMs;
+    this.connectMs = Math.max(0, performance.now() - this.tStart - queuedMs);
     const server = socket as TcpSocket;
     this.member = member;
     this.server = server;
@@ -261,6 +268,10 @@ function onServerTimeout(this: TcpSocket): void {
 function onServerClose(this: TcpSocket, hadError: boolean): void {
   const s = this[kTcp]!;
   s.serverClosed = true;
+  // The session's times (no response time in mode tcp, as HAProxy), then its end.
+  const t = performance.now() - s.tStart;
+  s.counters.addTimes(s.be!.slot, s.queuedMs, s.connectMs, 0, t);
+  s.counters.addTimes(s.member!.slot, s.queuedMs, s.connectMs, 0, t);
   endSession(s.member!, s.counters);
   if (s.clientClosed) return;
   if (hadError || !(s.clientEnded && s.serverEnded)) {

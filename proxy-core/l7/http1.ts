@@ -275,6 +275,17 @@ class H1Conn implements UpstreamOwner, SessionOwner, Drainable, ClientReader {
   private reused = false;
   /** Only fresh connections on the next startSession (a reused one failed). */
   private forceFresh = false;
+  /**
+   * performance.now() marks of the exchange, for the qtime / ctime / rtime / ttime
+   * statistics: ready for this request (accept or end of the previous response, as HAProxy's
+   * Tt counts), session asked, member connection ready, response head in; `queuedMs` from
+   * the session.
+   */
+  private tStart = 0;
+  private tSession = 0;
+  private tReady = 0;
+  private tHead = 0;
+  private queuedMs = 0;
   /** Member connection kept for this client only (http-reuse never). */
   private privateUp: Upstream | undefined = undefined;
 
@@ -351,6 +362,7 @@ class H1Conn implements UpstreamOwner, SessionOwner, Drainable, ClientReader {
     watch(this);
     const t = this.fe.timeouts.httpRequest;
     this.idleDeadline = t > 0 ? now() + t : 0;
+    this.tStart = performance.now();
     if (this.env.stopping) this.closeAfter = true;
     // Last: bytes that arrived while the connection waited for admission are handled now.
     setClientReader(c, this);
@@ -541,6 +553,7 @@ class H1Conn implements UpstreamOwner, SessionOwner, Drainable, ClientReader {
       if (this.phase !== P_SESSION) return true; // invalid body
     }
     this.sessCounters = c;
+    this.tSession = performance.now();
     // Never cancelled: like HAProxy without `option abortonclose`, a queued or connecting
     // request goes on when its client leaves; sessionReady() then hands the connection back.
     startSession(this.be!, this.pick, c, this);
@@ -694,7 +707,7 @@ class H1Conn implements UpstreamOwner, SessionOwner, Drainable, ClientReader {
     this.reply(503);
   }
 
-  sessionReady(m: MemberPlan, socket: net.Socket, reused: boolean): void {
+  sessionReady(m: MemberPlan, socket: net.Socket, reused: boolean, queuedMs: number): void {
     const up = upstreamOf(socket, memberKey(m));
     if (this.phase !== P_SESSION) {
       // The client went away (or the request failed) meanwhile: the connection goes back.
@@ -706,6 +719,8 @@ class H1Conn implements UpstreamOwner, SessionOwner, Drainable, ClientReader {
     this.member = m;
     this.sessionOpen = true;
     this.reused = reused;
+    this.tReady = performance.now();
+    this.queuedMs = queuedMs;
     if (reused && !up.alive) {
       // Closed by the member between the pool and now.
       this.retryFresh(up);
@@ -980,6 +995,7 @@ class H1Conn implements UpstreamOwner, SessionOwner, Drainable, ClientReader {
     }
     this.resState = R_BODY;
     this.responseStarted = true;
+    this.tHead = performance.now();
     const bodyStart = end;
     if (skip === 0 && !this.closeAfter && !sayKeepAlive && msg.deletions === 0 && msg.addCount === 0 && head.crlf) {
       // As the member sent it, with the body bytes that came along (one write).
@@ -1143,6 +1159,7 @@ class H1Conn implements UpstreamOwner, SessionOwner, Drainable, ClientReader {
     const up = this.up;
     this.up = undefined;
     this.flushExchangeCounters();
+    this.countTimes();
     this.closeSession();
     if (up !== undefined) {
       up.owner = undefined;
@@ -1178,8 +1195,22 @@ class H1Conn implements UpstreamOwner, SessionOwner, Drainable, ClientReader {
     this.member = undefined;
     const t = this.fe.timeouts.httpKeepAlive;
     this.idleDeadline = t > 0 ? now() + t : 0;
+    this.tStart = performance.now();
     this.resumeClient(PAUSE_BUFFER | PAUSE_UPSTREAM);
     if (this.inBuf !== undefined) this.parseLoop();
+  }
+
+  /** The times of a complete exchange, on its backend and member. */
+  private countTimes(): void {
+    const c = this.sessCounters;
+    const m = this.member;
+    if (c === undefined || m === undefined || !this.sessionOpen) return;
+    const q = this.queuedMs;
+    const conn = Math.max(0, this.tReady - this.tSession - q);
+    const r = this.tHead - this.tReady;
+    const t = performance.now() - this.tStart;
+    c.addTimes(m.backend.slot, q, conn, r, t);
+    c.addTimes(m.slot, q, conn, r, t);
   }
 
   private closeSession(): void {

@@ -74,8 +74,28 @@ export const T = {
   chkdown: 22,
   /** Intercepted requests (redirects, deny answered locally). */
   intercepted: 23,
+  /**
+   * Sliding sums (ms) of the queue, connect, response and total times of the requests (mode
+   * http) or sessions (mode tcp) served by a backend or server: addTimes(), averageTime().
+   */
+  qtime: 24,
+  ctime: 25,
+  rtime: 26,
+  ttime: 27,
+  /** Largest of each time (ms); a maximum per region, read with max(). */
+  qtimeMax: 28,
+  ctimeMax: 29,
+  rtimeMax: 30,
+  ttimeMax: 31,
+  /** Samples added to the sums above. */
+  timeSamples: 32,
+  /** Unix time (s) a session last went to this backend or server; read with max(). */
+  lastSess: 33,
 } as const;
-export const TOTALS_PER_SLOT = 24;
+export const TOTALS_PER_SLOT = 34;
+
+/** HAProxy averages the times over the last 1024 samples (here: per thread, then combined). */
+export const TIME_WINDOW = 1024;
 
 /** Server states as stored in the `state` gauge. */
 export const ServerState = {
@@ -153,6 +173,44 @@ export class Counters {
     Atomics.store(this.gauges, slot * GAUGES_PER_SLOT + cell, v);
   }
 
+  /**
+   * One request's (or tcp session's) times in ms on a backend or server slot: each sum
+   * accumulates its first TIME_WINDOW samples, then slides (sum - sum/N + v), as HAProxy's
+   * swrate; the maxima are kept as they are.
+   */
+  addTimes(slot: number, q: number, c: number, r: number, t: number): void {
+    const tot = this.totals;
+    const base = slot * TOTALS_PER_SLOT;
+    const n = (tot[base + T.timeSamples]! += 1);
+    const slide = n > TIME_WINDOW;
+    addSample(tot, base + T.qtime, base + T.qtimeMax, q, slide);
+    addSample(tot, base + T.ctime, base + T.ctimeMax, c, slide);
+    addSample(tot, base + T.rtime, base + T.rtimeMax, r, slide);
+    addSample(tot, base + T.ttime, base + T.ttimeMax, t, slide);
+  }
+
+  /** Average (ms, rounded up like HAProxy's) of a time sum over every thread's window. */
+  averageTime(slot: number, cell: number): number {
+    const stride = this.slots * TOTALS_PER_SLOT;
+    let sum = 0;
+    let samples = 0;
+    for (let r = 0, i = slot * TOTALS_PER_SLOT; r < this.regions; r++, i += stride) {
+      sum += this.allTotals[i + cell]!;
+      samples += Math.min(this.allTotals[i + T.timeSamples]!, TIME_WINDOW);
+    }
+    return samples === 0 ? 0 : Math.ceil(sum / samples);
+  }
+
+  /** Largest value of a total over every region (maxima and timestamps, not sums). */
+  max(slot: number, cell: number): number {
+    const stride = this.slots * TOTALS_PER_SLOT;
+    let m = 0;
+    for (let r = 0, i = slot * TOTALS_PER_SLOT + cell; r < this.regions; r++, i += stride) {
+      if (this.allTotals[i]! > m) m = this.allTotals[i]!;
+    }
+    return m;
+  }
+
   /** Count a session in (scur+1, smax, stot+1, rate); returns the new scur. */
   enter(slot: number): number {
     const base = slot * GAUGES_PER_SLOT;
@@ -178,4 +236,10 @@ export class Counters {
   dequeue(slot: number): void {
     Atomics.sub(this.gauges, slot * GAUGES_PER_SLOT + G.qcur, 1);
   }
+}
+
+function addSample(tot: Float64Array, sum: number, max: number, v: number, slide: boolean): void {
+  const ms = Math.floor(v);
+  tot[sum] = slide ? tot[sum]! - tot[sum]! / TIME_WINDOW + ms : tot[sum]! + ms;
+  if (ms > tot[max]!) tot[max] = ms;
 }

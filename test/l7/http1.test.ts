@@ -4,6 +4,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import net from 'node:net';
 import { T } from '../../proxy-core/runtime/counters.ts';
+import { showStat } from '../../proxy-core/stats/show-stat.ts';
+import { statRecords } from '../stats/csv.ts';
 import { compilePlan, countSlots } from '../../proxy-core/compile/compile.ts';
 import { allocateCounters, Counters } from '../../proxy-core/runtime/counters.ts';
 import {
@@ -528,6 +530,41 @@ describe('upgrade', () => {
     await until(() => ended && got.startsWith('HTTP/1.1 101'));
     expect(proxy2.env.tracked).toBe(1);
     await until(() => proxy2.env.tracked === 0, 5000);
+  });
+});
+
+describe('time statistics', () => {
+  it('show stat has the queue, connect, response and total times and lastsess of what was served', async () => {
+    const m = await member('m1', (_req, res) => {
+      setTimeout(() => res.end('slow'), 150);
+    });
+    // maxconn 1: of two requests sent together, one waits in the queue for the other.
+    const proxy = await proxyTo([m.port], {}, {});
+    const memberPlan = proxy.plan.backends[0]!.members[0]!;
+    memberPlan.maxconn = 1;
+    const rows = () => statRecords(showStat(proxy.plan, undefined));
+    const before = rows().find((r) => r.svname === 's1')!;
+    expect([before.qtime, before.rtime, before.ttime, before.lastsess]).toEqual(['0', '0', '0', '-1']);
+
+    const [a, b] = await Promise.all([client(proxy), client(proxy)]);
+    a!.send('GET /1 HTTP/1.1\r\nHost: x\r\n\r\n');
+    b!.send('GET /2 HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect((await a!.response()).status).toBe(200);
+    expect((await b!.response()).status).toBe(200);
+
+    for (const row of [rows().find((r) => r.svname === 's1')!, rows().find((r) => r.svname === 'BACKEND' && r.pxname === 'be')!]) {
+      const n = (k: string) => Number(row[k]);
+      // Both waited ~150 ms for the member's answer; one also ~150 ms in the queue.
+      expect(n('rtime')).toBeGreaterThanOrEqual(140);
+      expect(n('rtime_max')).toBeGreaterThanOrEqual(140);
+      expect(n('qtime_max')).toBeGreaterThanOrEqual(100);
+      expect(n('qtime')).toBeGreaterThanOrEqual(50);
+      expect(n('ttime_max')).toBeGreaterThanOrEqual(n('qtime_max') + 140);
+      expect(n('ttime')).toBeGreaterThanOrEqual(n('rtime'));
+      expect(n('ctime')).toBeLessThanOrEqual(n('ctime_max'));
+      expect(n('lastsess')).toBeGreaterThanOrEqual(0);
+      expect(n('lastsess')).toBeLessThan(60);
+    }
   });
 });
 

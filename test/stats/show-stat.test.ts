@@ -96,6 +96,22 @@ describe('show stat', () => {
     expect(row(POOL_A, 'BACKEND').stot).toBe('3');
   });
 
+  it('averages the times over every worker, each over its last 1024 samples, rounded up; maxima over all', () => {
+    const { plan, workers } = buildPlan(buildConfig(spec), 2);
+    const be = plan.backendsByName.get(POOL_A)!;
+    const a1 = be.members[0]!;
+    // Worker 0: 13,000 samples. Past the first 1024 the sums slide (HAProxy's swrate: each
+    // new sample takes 1/1024 of the sum's weight), so the early 100 ms responses fade out.
+    for (let i = 0; i < 13_000; i++) workers[0]!.addTimes(a1.slot, 0, 1, i < 1000 ? 100 : 10, 20);
+    // Worker 1: 4 samples, still an exact sum.
+    for (const r of [30, 30, 30, 31]) workers[1]!.addTimes(a1.slot, 5, 2, r, 40.9);
+    const s = statRecords(showStat(plan, undefined)).find((r) => r.pxname === POOL_A && r.svname === 'a1')!;
+    // (≈1024 × 10 + 121) / (1024 + 4) samples, rounded up.
+    expect(s.rtime).toBe('11');
+    expect([s.qtime, s.ctime, s.ttime]).toEqual([String(Math.ceil((4 * 5) / 1028)), String(Math.ceil((1024 + 8) / 1028)), String(Math.ceil((1024 * 20 + 4 * 40) / 1028))]);
+    expect([s.qtime_max, s.ctime_max, s.rtime_max, s.ttime_max]).toEqual(['5', '2', '100', '40']);
+  });
+
   it('shows transitional, DOWN and DRAIN states and the check columns of checked servers only', () => {
     const { plan } = buildPlan(buildConfig(spec));
     const checker = new HealthChecker(plan);
