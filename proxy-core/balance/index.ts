@@ -26,7 +26,8 @@ export function createBalancer(be: BackendPlan, balance: Balance, counters: Coun
     case 'leastconn':
       return new LeastConn(be, counters);
     case 'source':
-      return new SourceHash(be, counters);
+      if (be.hash === undefined) throw new Error(`backend ${be.name}: balance source compiled without its hash-type`);
+      return new SourceHash(be, be.hash, counters);
     default:
       throw new Error(`backend ${be.name}: balance ${balance.algorithm} is not implemented`);
   }

@@ -13,7 +13,16 @@ import { createBalancer } from '../balance/index.ts';
 import type { Balancer } from '../balance/balancer.ts';
 import { compileBackendHttp, compileFrontendHttp } from '../l7/rules.ts';
 import { ServerState, G, type Counters } from '../runtime/counters.ts';
-import type { BackendPlan, BackendTimeouts, FrontendPlan, FrontendTimeouts, MemberPlan, Plan } from './plan.ts';
+import type {
+  BackendPlan,
+  BackendTimeouts,
+  FrontendPlan,
+  FrontendTimeouts,
+  HashFunction,
+  HashPlan,
+  MemberPlan,
+  Plan,
+} from './plan.ts';
 
 /** Number of counter slots the plan of `config` uses (allocate the counters with it). */
 export function countSlots(config: ProxyConfig): number {
@@ -132,9 +141,28 @@ function compileBackend(be: Backend, slot: number, firstServerSlot: number, conf
     timeouts: backendTimeouts(be),
     httpReuse: be.httpReuse ?? 'safe',
   };
+  if (HASHING.has(be.balance.algorithm)) plan.hash = hashPlan(be.hashType);
   be.servers.forEach((srv, i) => plan.members.push(compileMember(srv, i, firstServerSlot + i, plan)));
   if (be.mode === 'http') plan.http = compileBackendHttp(be);
   return plan;
+}
+
+/** The balance algorithms that hash a key and so follow `hash-type`. */
+const HASHING = new Set(['source']);
+
+const HASH_FUNCTIONS: readonly HashFunction[] = ['sdbm', 'djb2', 'wt6', 'crc32', 'none'];
+
+/**
+ * HAProxy's `hash-type` defaults: no line means map-based with sdbm; a function without
+ * `avalanche` is used raw, except that `consistent` written without a function gets sdbm
+ * with avalanche (configuration.txt, "hash-type").
+ */
+export function hashPlan(t: Backend['hashType']): HashPlan {
+  const method = t?.method ?? 'map-based';
+  const fn = t?.function ?? 'sdbm';
+  if (!HASH_FUNCTIONS.includes(fn as HashFunction)) throw new Error(`hash-type function '${fn}' got past the parser`);
+  const avalanche = t?.modifier === 'avalanche' || (method === 'consistent' && t?.function === undefined);
+  return { method, fn: fn as HashFunction, avalanche };
 }
 
 /**

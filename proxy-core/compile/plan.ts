@@ -58,12 +58,27 @@ export interface MemberPlan {
   checked: boolean;
 }
 
+/** A `hash-type` function: what turns the key's bytes into 32 bits. */
+export type HashFunction = 'sdbm' | 'djb2' | 'wt6' | 'crc32' | 'none';
+
+/** `hash-type` with HAProxy's defaults applied (compile.ts hashPlan()). */
+export interface HashPlan {
+  /** map-based: hash modulo the total weight; consistent: a ring of weight-proportional points. */
+  method: 'map-based' | 'consistent';
+  /** Applied to the key's bytes (for `balance source`, the binary client address). */
+  fn: HashFunction;
+  /** Mix the function's result with a full-avalanche integer hash before using it. */
+  avalanche: boolean;
+}
+
 export interface BackendPlan {
   name: string;
   slot: number;
   mode: ProxyMode;
   members: MemberPlan[];
   balancer: Balancer;
+  /** Set when the balance algorithm hashes (`balance source`); undefined for the others. */
+  hash?: HashPlan;
   /** `retries` (HAProxy default 3). */
   retries: number;
   redispatch: boolean;
