@@ -27,4 +27,10 @@ export interface Balancer {
    * freed slot to every waiter, not only to the oldest one, since they want different members.
    */
   readonly perRequest?: boolean;
+  /**
+   * Hash algorithms: the member this request belongs to whatever its room (undefined when
+   * none is usable). A request that cannot be served at once waits in that member's queue,
+   * bounded by its `maxqueue` (session.ts).
+   */
+  bound?(ctx: PickContext): MemberPlan | undefined;
 }

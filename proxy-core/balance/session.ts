@@ -90,6 +90,25 @@ export function startSession(be: BackendPlan, ctx: PickContext, counters: Counte
     return undefined;
   }
   const a = new Attempt(be, ctx, counters, owner);
+  const target = be.balancer.bound?.(ctx);
+  if (target !== undefined) {
+    if (target.maxqueue > 0 && counters.gauge(target.slot, G.qcur) >= target.maxqueue) {
+      // The member's queue is full: the request goes to another member (HAProxy's maxqueue:
+      // redispatch, persistence broken), now if one has room, else in the backend's queue.
+      a.avoiding = target;
+      a.savedAvoid = ctx.avoid;
+      ctx.avoid = target;
+      const other = pickAndReserve(be, ctx, counters);
+      if (other !== undefined) {
+        ctx.avoid = a.savedAvoid;
+        a.avoiding = undefined;
+        a.start(other);
+        return a.done ? undefined : a;
+      }
+    } else {
+      a.target = target;
+    }
+  }
   queueOf(be, counters).add(a);
   return a.done ? undefined : a;
 }
@@ -160,6 +179,11 @@ class Attempt implements PendingSession {
   /** When the attempt entered the queue, then how long it waited there (ms). */
   queuedAt = 0;
   queuedMs = 0;
+  /** Hash balancers: the member whose queue this request waits in (counted in its qcur). */
+  target: MemberPlan | undefined = undefined;
+  /** The member whose full queue sent this request elsewhere: ctx.avoid while queued, then `savedAvoid` again. */
+  avoiding: MemberPlan | undefined = undefined;
+  savedAvoid: MemberPlan | undefined = undefined;
   /** The owner was told (or the attempt was cancelled): late events are ignored. */
   done = false;
 
@@ -174,7 +198,8 @@ class Attempt implements PendingSession {
   /** A member slot is held (out of the queue): count the session on the backend and go. */
   start(m: MemberPlan): void {
     this.member = m;
-    this.queuedMs = performance.now() - this.queuedAt;
+    if (this.queuedAt > 0) this.queuedMs = performance.now() - this.queuedAt;
+    this.leftQueue();
     this.counters.enter(this.be.slot);
     this.connect();
   }
@@ -262,11 +287,24 @@ class Attempt implements PendingSession {
     endSession(m, this.counters);
   }
 
+  /** Out of the queue (served, expired, cancelled): the member queue count and ctx.avoid as they were. */
+  leftQueue(): void {
+    if (this.target !== undefined) {
+      this.counters.dequeue(this.target.slot);
+      this.target = undefined;
+    }
+    if (this.avoiding !== undefined) {
+      if (this.ctx.avoid === this.avoiding) this.ctx.avoid = this.savedAvoid;
+      this.avoiding = undefined;
+    }
+  }
+
   cancel(): void {
     if (this.done) return;
     this.done = true;
     if (this.queued) {
       queueOf(this.be, this.counters).remove(this);
+      this.leftQueue();
       return;
     }
     if (this.timer !== undefined) clearTimeout(this.timer);
@@ -417,6 +455,7 @@ class BackendQueue {
     a.queuedAt = performance.now();
     a.deadline = t > 0 ? a.queuedAt + t : Infinity;
     this.counters.enqueue(this.be.slot);
+    if (a.target !== undefined) this.counters.enqueue(a.target.slot);
     this.waiters.push(a);
     if (a.deadline < this.expiryAt) this.scheduleExpiry(a.deadline);
     // A slot freed between the failed pick and the enqueue did not bump `wake` (qcur was
@@ -500,6 +539,7 @@ class BackendQueue {
         w.splice(i, 1);
         a.queued = false;
         this.counters.dequeue(this.be.slot);
+        a.leftQueue();
         a.fail('queue-timeout');
         continue;
       }

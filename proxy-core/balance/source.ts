@@ -14,7 +14,8 @@
 // the key HAProxy itself uses.
 //
 // When the member a client hashes to is at its maxconn, pick() answers undefined and the
-// request queues for it (HAProxy queues on that server) rather than breaking stickiness.
+// request queues for it (HAProxy queues on that server) rather than breaking stickiness;
+// bound() names that member, whose `maxqueue` bounds the wait (balance/session.ts).
 
 import type { BackendPlan, HashFunction, HashPlan, MemberPlan } from '../compile/plan.ts';
 import type { Counters } from '../runtime/counters.ts';
@@ -229,10 +230,9 @@ export function hashAddress(src: string, hash: HashPlan = DEFAULT_HASH): number 
 interface HashLookup {
   /**
    * The member for hash `h` among `list` (MemberGroups.active()), skipping `avoid` when
-   * another member qualifies; undefined when that member is full (the request queues for
-   * it) or nothing is usable.
+   * another member qualifies, whether it has room or not; undefined when nothing is usable.
    */
-  pick(list: readonly MemberPlan[], h: number, avoid: MemberPlan | undefined): MemberPlan | undefined;
+  target(list: readonly MemberPlan[], h: number, avoid: MemberPlan | undefined): MemberPlan | undefined;
 }
 
 /**
@@ -248,7 +248,7 @@ class MapBased implements HashLookup {
     this.gauges = gauges;
   }
 
-  pick(list: readonly MemberPlan[], h: number, avoid: MemberPlan | undefined): MemberPlan | undefined {
+  target(list: readonly MemberPlan[], h: number, avoid: MemberPlan | undefined): MemberPlan | undefined {
     const g = this.gauges;
     let total = 0;
     for (let i = 0; i < list.length; i++) {
@@ -257,13 +257,13 @@ class MapBased implements HashLookup {
     }
     if (total === 0) {
       // Only the member that just failed is left (redispatch): it is the answer again.
-      return avoid !== undefined && list.includes(avoid) && isUsable(avoid, g) && hasRoom(avoid, g) ? avoid : undefined;
+      return avoid !== undefined && list.includes(avoid) && isUsable(avoid, g) ? avoid : undefined;
     }
     let point = h % total;
     for (let i = 0; i < list.length; i++) {
       const m = list[i]!;
       if (m === avoid || !isUsable(m, g)) continue;
-      if (point < m.weight) return hasRoom(m, g) ? m : undefined;
+      if (point < m.weight) return m;
       point -= m.weight;
     }
     return undefined;
@@ -304,7 +304,7 @@ class ConsistentRing implements HashLookup {
     this.builtWeights = new Int32Array(members);
   }
 
-  pick(list: readonly MemberPlan[], h: number, avoid: MemberPlan | undefined): MemberPlan | undefined {
+  target(list: readonly MemberPlan[], h: number, avoid: MemberPlan | undefined): MemberPlan | undefined {
     if (this.stale(list)) this.build(list);
     const keys = this.keys;
     const n = keys.length;
@@ -320,11 +320,11 @@ class ConsistentRing implements HashLookup {
     // Past the avoided member's points: where the client would land without it.
     for (let k = 0; k < n; k++) {
       const m = this.owners[at]!;
-      if (m !== avoid) return hasRoom(m, this.gauges) ? m : undefined;
+      if (m !== avoid) return m;
       if (++at === n) at = 0;
     }
     // Only the member that just failed is on the ring (redispatch): it is the answer again.
-    return hasRoom(avoid!, this.gauges) ? avoid : undefined;
+    return avoid;
   }
 
   private stale(list: readonly MemberPlan[]): boolean {
@@ -394,11 +394,16 @@ export class SourceHash implements Balancer {
   }
 
   pick(ctx: PickContext): MemberPlan | undefined {
+    const m = this.bound(ctx);
+    return m !== undefined && hasRoom(m, this.gauges) ? m : undefined;
+  }
+
+  bound(ctx: PickContext): MemberPlan | undefined {
     const list = this.groups.active(this.gauges);
     if (list === undefined) return undefined;
     const key = this.address;
     let h = this.keyHash(key, addressBytes(ctx.src, key));
     if (this.avalanche) h = avalanche(h);
-    return this.lookup.pick(list, h, ctx.avoid);
+    return this.lookup.target(list, h, ctx.avoid);
   }
 }

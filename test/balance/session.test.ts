@@ -146,6 +146,51 @@ describe('maxconn queue', () => {
     endSession(r.member, b.counters);
   });
 
+  it('balance source: requests wait in their member\'s queue up to its maxqueue, then go to another member', async () => {
+    const a = await startMember('a', 'hold');
+    const b = await startMember('b', 'hold');
+    for (const maxqueue of [1, 0]) {
+      const plan = compile(listen('q', [at(a, { maxconn: 1, maxqueue }), at(b, { maxconn: 1, maxqueue })], { algorithm: 'source', timeouts: { queue: 10_000 } }));
+      const be = plan.backends[0]!;
+      const c = plan.counters;
+      const ctx = () => ({ src: '192.0.2.1' });
+      const held = await openSession(be, ctx(), c);
+      if ('error' in held) throw new Error(held.error);
+      const target = held.member;
+      // The second waits for the client's member.
+      const second = openSession(be, ctx(), c);
+      expect([c.gauge(target.slot, G.qcur), c.gauge(be.slot, G.qcur)]).toEqual([1, 1]);
+      const third = openSession(be, ctx(), c);
+      if (maxqueue === 1) {
+        // Its queue is full (maxqueue 1): the third goes to the other member at once.
+        const r = await third;
+        if ('error' in r) throw new Error(r.error);
+        expect(r.member).not.toBe(target);
+        expect(c.gauge(target.slot, G.qcur)).toBe(1);
+        r.socket.destroy();
+        endSession(r.member, c);
+      } else {
+        // No maxqueue: it waits there too.
+        expect(c.gauge(target.slot, G.qcur)).toBe(2);
+      }
+      held.socket.destroy();
+      endSession(held.member, c);
+      const r2 = await second;
+      if ('error' in r2) throw new Error(r2.error);
+      expect(r2.member).toBe(target);
+      r2.socket.destroy();
+      endSession(r2.member, c);
+      if (maxqueue === 0) {
+        const r3 = await third;
+        if ('error' in r3) throw new Error(r3.error);
+        expect(r3.member).toBe(target);
+        r3.socket.destroy();
+        endSession(r3.member, c);
+      }
+      expect([c.gauge(target.slot, G.qcur), c.gauge(be.slot, G.qcur), c.gauge(target.slot, G.scur)]).toEqual([0, 0, 0]);
+    }
+  });
+
   it('drops a queued request whose signal aborts', async () => {
     const m = await startMember('m', 'hold');
     const plan = compile(listen('q', [at(m, { maxconn: 1 })]));
