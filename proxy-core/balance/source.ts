@@ -9,9 +9,8 @@
 //
 // HAProxy quirk not copied: its own `balance source` ignores the hash function (backend.c
 // XOR-folds the address in 32-bit words, then applies avalanche if asked; a FIXME there says
-// so). Here the function applies as configuration.txt describes. `none` ("the key is
-// already a hash") takes exactly that XOR-fold, so `hash-type ... none [avalanche]` gives
-// the key HAProxy itself uses.
+// so). Here the function applies as configuration.txt describes. (HAProxy 2.6 has no
+// `none` function; the parser refuses it as HAProxy does.)
 //
 // When the member a client hashes to is at its maxconn, pick() answers undefined and the
 // request queues for it (HAProxy queues on that server) rather than breaking stickiness;
@@ -183,17 +182,6 @@ export function crc32(key: Uint8Array, len = key.length): number {
 }
 
 /**
- * `none`: the key is taken as the number it already is, its 32-bit big-endian words XORed
- * together (an IPv4 address is its own value; a trailing partial word is left out), the
- * fold HAProxy applies to source addresses.
- */
-export function fold(key: Uint8Array, len = key.length): number {
-  let h = 0;
-  for (let i = 0; i + 4 <= len; i += 4) h ^= (key[i]! << 24) | (key[i + 1]! << 16) | (key[i + 2]! << 8) | key[i + 3]!;
-  return h >>> 0;
-}
-
-/**
  * The `avalanche` modifier: Bob Jenkins' 6-shift full-avalanche integer hash
  * (burtleburtle.net/bob/hash/integer.html), then a multiplication by the prime 3221225473
  * (close to 3/4 of 2^32), as HAProxy applies it. Every input bit flips about half the
@@ -211,7 +199,7 @@ export function avalanche(a: number): number {
 
 type KeyHash = (key: Uint8Array, len: number) => number;
 
-const FUNCTIONS: Record<HashFunction, KeyHash> = { sdbm, djb2, wt6, crc32, none: fold };
+const FUNCTIONS: Record<HashFunction, KeyHash> = { sdbm, djb2, wt6, crc32 };
 
 const DEFAULT_HASH: HashPlan = { method: 'map-based', fn: 'sdbm', avalanche: false };
 

@@ -150,7 +150,7 @@ function compileBackend(be: Backend, slot: number, firstServerSlot: number, conf
 /** The balance algorithms that hash a key and so follow `hash-type`. */
 const HASHING = new Set(['source']);
 
-const HASH_FUNCTIONS: readonly HashFunction[] = ['sdbm', 'djb2', 'wt6', 'crc32', 'none'];
+const HASH_FUNCTIONS: readonly HashFunction[] = ['sdbm', 'djb2', 'wt6', 'crc32'];
 
 /**
  * HAProxy's `hash-type` defaults: no line means map-based with sdbm; a function without

@@ -59,7 +59,7 @@ export interface MemberPlan {
 }
 
 /** A `hash-type` function: what turns the key's bytes into 32 bits. */
-export type HashFunction = 'sdbm' | 'djb2' | 'wt6' | 'crc32' | 'none';
+export type HashFunction = 'sdbm' | 'djb2' | 'wt6' | 'crc32';
 
 /** `hash-type` with HAProxy's defaults applied (compile.ts hashPlan()). */
 export interface HashPlan {

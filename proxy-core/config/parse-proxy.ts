@@ -733,7 +733,13 @@ function parseHashType(words: string[]): NonNullable<Backend['hashType']> {
   }
   const out: NonNullable<Backend['hashType']> = { method };
   let i = 2;
-  if (words[i] !== undefined && ['sdbm', 'djb2', 'wt6', 'crc32', 'none'].includes(words[i]!)) out.function = words[i++];
+  if (words[i] !== undefined) {
+    // HAProxy 2.6: a function must come before the modifier ('none' came later).
+    if (!['sdbm', 'djb2', 'wt6', 'crc32'].includes(words[i]!)) {
+      throw new LineError(`'hash-type' only supports 'sdbm', 'djb2', 'crc32', or 'wt6' hash functions.`);
+    }
+    out.function = words[i++];
+  }
   if (words[i] === 'avalanche') out.modifier = words[i++];
   if (words[i] !== undefined) throw new LineError(`'hash-type' : unknown argument '${words[i]}'`);
   return out;

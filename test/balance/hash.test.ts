@@ -11,13 +11,13 @@
 // from Python's ipaddress module (`ip_address(text).packed`).
 
 import { describe, expect, it } from 'vitest';
-import { addressBytes, avalanche, crc32, djb2, fold, hashAddress, sdbm, wt6 } from '../../proxy-core/balance/source.ts';
+import { addressBytes, avalanche, crc32, djb2, hashAddress, sdbm, wt6 } from '../../proxy-core/balance/source.ts';
 import { compile } from '../l4/harness.ts';
 import { hashPlan } from '../../proxy-core/compile/compile.ts';
 import type { HashFunction, HashPlan } from '../../proxy-core/compile/plan.ts';
 import { parseConfig } from '../../proxy-core/config/parse.ts';
 
-const FUNCTIONS = { sdbm, djb2, wt6, crc32, none: fold };
+const FUNCTIONS = { sdbm, djb2, wt6, crc32 };
 
 function bytesOf(src: string): string {
   const out = new Uint8Array(16);
@@ -33,17 +33,17 @@ describe('hash functions', () => {
     [
       'the text "123456789"',
       Buffer.from('123456789'),
-      { sdbm: 0x68a07035, djb2: 0x35cdbb82, wt6: 0x84a16c1d, crc32: 0xcbf43926, none: 0x0404040c },
+      { sdbm: 0x68a07035, djb2: 0x35cdbb82, wt6: 0x84a16c1d, crc32: 0xcbf43926 },
     ],
     [
       'the IPv4 address 192.0.2.7 (c0000207)',
       binary('192.0.2.7'),
-      { sdbm: 0xe51e8fc5, djb2: 0x7cc6588e, wt6: 0xedb3a59d, crc32: 0xfb5bc63b, none: 0xc0000207 },
+      { sdbm: 0xe51e8fc5, djb2: 0x7cc6588e, wt6: 0xedb3a59d, crc32: 0xfb5bc63b },
     ],
     [
       'the IPv6 address 2001:db8::1',
       binary('2001:db8::1'),
-      { sdbm: 0xd7acc74d, djb2: 0xf6496acc, wt6: 0x47315102, crc32: 0x7f92b058, none: 0x20010db9 },
+      { sdbm: 0xd7acc74d, djb2: 0xf6496acc, wt6: 0x47315102, crc32: 0x7f92b058 },
     ],
   ];
 
@@ -57,12 +57,6 @@ describe('hash functions', () => {
 
   it('avalanche is Jenkins\' 6-shift integer hash times 3221225473, as HAProxy applies it', () => {
     expect([0, 1, 0xc0000207, 0xffffffff].map((a) => avalanche(a).toString(16))).toEqual(['ab4ed927', '348681b6', '792e96dc', '7e64c182']);
-  });
-
-  it('none takes an IPv4 address as its value and folds IPv6 in 32-bit words', () => {
-    expect(hashAddress('10.1.2.3', { method: 'map-based', fn: 'none', avalanche: false })).toBe(0x0a010203);
-    expect(hashAddress('2001:db8::1', { method: 'map-based', fn: 'none', avalanche: false })).toBe((0x20010db8 ^ 1) >>> 0);
-    expect(hashAddress('10.1.2.3', { method: 'map-based', fn: 'none', avalanche: true })).toBe(avalanche(0x0a010203));
   });
 
   it('hashes the binary address, not its text', () => {
@@ -148,5 +142,14 @@ describe('hash-type in the plan', () => {
     expect(plan.backendsByName.get('inherits')!.hash).toEqual({ method: 'consistent', fn: 'wt6', avalanche: false });
     expect(plan.backendsByName.get('own')!.hash).toEqual({ method: 'map-based', fn: 'crc32', avalanche: true });
     expect(plan.backendsByName.get('rr')!.hash).toBeUndefined();
+  });
+
+  it("refuses what HAProxy 2.6 refuses: a modifier without a function, and 'none'", () => {
+    for (const line of ['hash-type consistent avalanche', 'hash-type map-based none']) {
+      const { errors } = parseConfig([{ path: 'h.cfg', text: `backend b\n    balance source\n    ${line}\n    server a 127.0.0.1:1\n` }]);
+      expect(errors.map((e) => `${e.where.line}: ${e.message}`), line).toEqual([
+        "3: 'hash-type' only supports 'sdbm', 'djb2', 'crc32', or 'wt6' hash functions.",
+      ]);
+    }
   });
 });

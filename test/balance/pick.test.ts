@@ -192,7 +192,7 @@ function shareByWeight(picks: readonly string[], weights: Record<string, number>
   return Object.fromEntries(Object.entries(weights).map(([n, w]) => [n, (seen[n] ?? 0) / picks.length / (w / total)]));
 }
 
-const FUNCTIONS = ['sdbm', 'djb2', 'wt6', 'crc32', 'none'] as const;
+const FUNCTIONS = ['sdbm', 'djb2', 'wt6', 'crc32'] as const;
 const CONSISTENT: Backend['hashType'] = { method: 'consistent' };
 
 describe('source hash-type map-based', () => {

@@ -29,6 +29,23 @@ const FE = `${HEAD}frontend f
 `;
 
 const ACCEPTED: Record<string, string> = {
+  'hash-type with each function and avalanche': `${HEAD}backend a
+    balance source
+    hash-type consistent sdbm avalanche
+    server a 127.0.0.1:80
+backend b
+    balance source
+    hash-type map-based djb2
+    server a 127.0.0.1:80
+backend c
+    balance source
+    hash-type consistent wt6 avalanche
+    server a 127.0.0.1:80
+backend d
+    balance source
+    hash-type map-based crc32
+    server a 127.0.0.1:80
+`,
   'listen with IPv6 v4v6 bind, static-rr, hash-type, server-close': `${HEAD}listen l
     bind :::18080 v4v6
     balance static-rr
@@ -139,6 +156,16 @@ ${HEAD}backend b
 };
 
 const REFUSED: Record<string, string> = {
+  'hash-type modifier without a function': `${HEAD}backend b
+    balance source
+    hash-type consistent avalanche
+    server a 127.0.0.1:80
+`,
+  "hash-type function 'none' (after 2.6)": `${HEAD}backend b
+    balance source
+    hash-type map-based none
+    server a 127.0.0.1:80
+`,
   'unknown keyword': `${FE}    frobnicate 1\n`,
   'decimal duration': `${FE}    timeout client 1.5s\n`,
   'use_backend to a missing backend': `${FE}    use_backend nope\n`,
