@@ -12,14 +12,14 @@ afterEach(() => {
 });
 
 /** A loopback server whose accepted sockets come from acceptWithOnread(). */
-async function server(onSocket: (s: net.Socket) => void): Promise<number> {
+async function server(onSocket: (s: net.Socket) => void, host = '127.0.0.1'): Promise<number> {
   const srv = net.createServer();
   const sockets = new Set<net.Socket>();
   cleanups.push(() => {
     for (const s of sockets) s.destroy();
     srv.close();
   });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => srv.listen(0, host, r));
   const ok = acceptWithOnread(
     srv,
     (s) => {
@@ -35,9 +35,9 @@ async function server(onSocket: (s: net.Socket) => void): Promise<number> {
   return (srv.address() as net.AddressInfo).port;
 }
 
-function connect(port: number): Promise<net.Socket> {
+function connect(port: number, host = '127.0.0.1'): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const c = net.connect(port, '127.0.0.1', () => resolve(c));
+    const c = net.connect(port, host, () => resolve(c));
     c.on('error', reject);
     cleanups.push(() => c.destroy());
   });
@@ -113,5 +113,21 @@ describe('client reads', () => {
       client.on('end', () => resolve(s));
     });
     expect(answer).toBe('70000');
+  });
+
+  it('accepted sockets know their local address: the bound one, or the real one on a wildcard listener', async () => {
+    const seen: { address?: string; port?: number; remote?: string }[] = [];
+    const record = (s: net.Socket) => seen.push({ address: s.localAddress, port: s.localPort, remote: s.remoteAddress });
+    const one = await server(record, '127.0.0.2');
+    const any = await server(record, '0.0.0.0');
+    await connect(one, '127.0.0.2');
+    await connect(any, '127.0.0.3');
+    await connect(any, '127.0.0.4');
+    for (let i = 0; i < 200 && seen.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(seen).toEqual([
+      { address: '127.0.0.2', port: one, remote: '127.0.0.1' },
+      { address: '127.0.0.3', port: any, remote: '127.0.0.1' },
+      { address: '127.0.0.4', port: any, remote: '127.0.0.1' },
+    ]);
   });
 });
