@@ -283,6 +283,8 @@ class H1Conn implements UpstreamOwner, SessionOwner, Drainable, ClientReader {
    */
   private tStart = 0;
   private tSession = 0;
+  /** Inside startSession(): a pooled connection handed over at once took no time to get. */
+  private starting = false;
   private tReady = 0;
   private tHead = 0;
   private queuedMs = 0;
@@ -556,7 +558,9 @@ class H1Conn implements UpstreamOwner, SessionOwner, Drainable, ClientReader {
     this.tSession = performance.now();
     // Never cancelled: like HAProxy without `option abortonclose`, a queued or connecting
     // request goes on when its client leaves; sessionReady() then hands the connection back.
+    this.starting = true;
     startSession(this.be!, this.pick, c, this);
+    this.starting = false;
     return true;
   }
 
@@ -719,7 +723,7 @@ class H1Conn implements UpstreamOwner, SessionOwner, Drainable, ClientReader {
     this.member = m;
     this.sessionOpen = true;
     this.reused = reused;
-    this.tReady = performance.now();
+    this.tReady = this.starting ? this.tSession : performance.now();
     this.queuedMs = queuedMs;
     if (reused && !up.alive) {
       // Closed by the member between the pool and now.
@@ -1159,7 +1163,7 @@ class H1Conn implements UpstreamOwner, SessionOwner, Drainable, ClientReader {
     const up = this.up;
     this.up = undefined;
     this.flushExchangeCounters();
-    this.countTimes();
+    const end = this.countTimes();
     this.closeSession();
     if (up !== undefined) {
       up.owner = undefined;
@@ -1179,11 +1183,14 @@ class H1Conn implements UpstreamOwner, SessionOwner, Drainable, ClientReader {
       }
     }
     this.upPaused = false;
-    this.endOfResponse();
+    this.endOfResponse(end);
   }
 
-  /** After a response (forwarded or ours) was written: next request, or close. */
-  private endOfResponse(): void {
+  /**
+   * After a response (forwarded or ours) was written: next request, or close. `end`: when
+   * the exchange ended (performance.now()), if countTimes() read the clock already.
+   */
+  private endOfResponse(end?: number): void {
     this.serverDeadline = 0;
     this.clientDeadline = 0;
     if (this.closeAfter || this.clientEnded) {
@@ -1195,22 +1202,24 @@ class H1Conn implements UpstreamOwner, SessionOwner, Drainable, ClientReader {
     this.member = undefined;
     const t = this.fe.timeouts.httpKeepAlive;
     this.idleDeadline = t > 0 ? now() + t : 0;
-    this.tStart = performance.now();
+    this.tStart = end ?? performance.now();
     this.resumeClient(PAUSE_BUFFER | PAUSE_UPSTREAM);
     if (this.inBuf !== undefined) this.parseLoop();
   }
 
-  /** The times of a complete exchange, on its backend and member. */
-  private countTimes(): void {
+  /** The times of a complete exchange, on its backend and member; answers when it ended. */
+  private countTimes(): number | undefined {
     const c = this.sessCounters;
     const m = this.member;
-    if (c === undefined || m === undefined || !this.sessionOpen) return;
+    if (c === undefined || m === undefined || !this.sessionOpen) return undefined;
+    const end = performance.now();
     const q = this.queuedMs;
     const conn = Math.max(0, this.tReady - this.tSession - q);
     const r = this.tHead - this.tReady;
-    const t = performance.now() - this.tStart;
+    const t = end - this.tStart;
     c.addTimes(m.backend.slot, q, conn, r, t);
     c.addTimes(m.slot, q, conn, r, t);
+    return end;
   }
 
   private closeSession(): void {
