@@ -23,7 +23,7 @@
 
 import type net from 'node:net';
 import type { BackendPlan, MemberPlan } from '../compile/plan.ts';
-import { G, GAUGES_PER_SLOT, T, TOTALS_PER_SLOT, type Counters } from '../runtime/counters.ts';
+import { G, GAUGES_PER_SLOT, T, type Counters } from '../runtime/counters.ts';
 import type { PickContext } from './balancer.ts';
 import { connectMember } from './member-read.ts';
 import { anyUsable } from './usable.ts';
@@ -382,9 +382,6 @@ function reserve(m: MemberPlan, c: Counters): boolean {
   if (cur > Atomics.load(g, base + G.smax)) Atomics.store(g, base + G.smax, cur);
   Atomics.add(g, base + G.rateCur, 1);
   c.add(m.slot, T.stot);
-  const nowSec = Math.floor(Date.now() / 1000);
-  c.totals[m.slot * TOTALS_PER_SLOT + T.lastSess] = nowSec;
-  c.totals[m.backend.slot * TOTALS_PER_SLOT + T.lastSess] = nowSec;
   return true;
 }
 

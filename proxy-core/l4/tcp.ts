@@ -121,6 +121,8 @@ class TcpSession implements SessionOwner, MemberReader, ClientReader {
     this.connecting = undefined;
     this.queuedMs = queuedMs;
     this.connectMs = Math.max(0, performance.now() - this.tStart - queuedMs);
+    this.counters.sessionStarted(this.be!.slot, this.tStart);
+    this.counters.sessionStarted(member.slot, this.tStart);
     const server = socket as TcpSocket;
     this.member = member;
     this.server = server;

@@ -1219,6 +1219,9 @@ class H1Conn implements UpstreamOwner, SessionOwner, Drainable, ClientReader {
     const t = end - this.tStart;
     c.addTimes(m.backend.slot, q, conn, r, t);
     c.addTimes(m.slot, q, conn, r, t);
+    // lastsess from the clock already read for the exchange (a request lasts far less than 1 s).
+    c.sessionStarted(m.backend.slot, this.tSession);
+    c.sessionStarted(m.slot, this.tSession);
     return end;
   }
 

@@ -89,7 +89,7 @@ export const T = {
   ttimeMax: 31,
   /** Samples added to the sums above. */
   timeSamples: 32,
-  /** Unix time (s) a session last went to this backend or server; read with max(). */
+  /** Unix time (s) a session last started on this backend or server (sessionStarted()); read with max(). */
   lastSess: 33,
 } as const;
 export const TOTALS_PER_SLOT = 34;
@@ -187,6 +187,11 @@ export class Counters {
     addSample(tot, base + T.ctime, base + T.ctimeMax, c, slide);
     addSample(tot, base + T.rtime, base + T.rtimeMax, r, slide);
     addSample(tot, base + T.ttime, base + T.ttimeMax, t, slide);
+  }
+
+  /** A session started at `at` (performance.now() of this thread) on a backend or server: lastsess. */
+  sessionStarted(slot: number, at: number): void {
+    this.totals[slot * TOTALS_PER_SLOT + T.lastSess] = Math.floor((performance.timeOrigin + at) / 1000);
   }
 
   /** Average (ms, rounded up like HAProxy's) of a time sum over every thread's window. */

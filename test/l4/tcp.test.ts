@@ -238,5 +238,12 @@ backend pool
     const proxy = await startProxy(config);
     expect(proxy.plan.backends[0]!.timeouts).toMatchObject({ connect: 5000, server: 50000, queue: 5000 });
     expect((await exchange(proxy.port, { send: 'ping', end: true })).data).toBe('m:ping');
+    // show stat's lastsess and session times, on the member and the backend.
+    const be = proxy.plan.backends[0]!;
+    for (const slot of [be.slot, be.members[0]!.slot]) {
+      expect(Math.floor(Date.now() / 1000) - proxy.counters.max(slot, T.lastSess)).toBeLessThan(60);
+      await until(() => proxy.counters.sum(slot, T.timeSamples) === 1, 'the session times');
+      expect(proxy.counters.averageTime(slot, T.rtime)).toBe(0);
+    }
   });
 });
