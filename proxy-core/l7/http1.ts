@@ -287,6 +287,8 @@ class H1Conn implements UpstreamOwner, SessionOwner, Drainable, ClientReader {
   private starting = false;
   private tReady = 0;
   private tHead = 0;
+  /** Inside startResponse(): the exchange may end there, at tHead. */
+  private inHead = false;
   private queuedMs = 0;
   /** Member connection kept for this client only (http-reuse never). */
   private privateUp: Upstream | undefined = undefined;
@@ -935,7 +937,10 @@ class H1Conn implements UpstreamOwner, SessionOwner, Drainable, ClientReader {
         this.startTunnel(buf, end);
         return;
       }
+      // A response that is complete in these bytes ends at the time its head came.
+      this.inHead = true;
       this.startResponse(buf, end);
+      this.inHead = false;
       return;
     }
   }
@@ -1212,7 +1217,7 @@ class H1Conn implements UpstreamOwner, SessionOwner, Drainable, ClientReader {
     const c = this.sessCounters;
     const m = this.member;
     if (c === undefined || m === undefined || !this.sessionOpen) return undefined;
-    const end = performance.now();
+    const end = this.inHead ? this.tHead : performance.now();
     const q = this.queuedMs;
     const conn = Math.max(0, this.tReady - this.tSession - q);
     const r = this.tHead - this.tReady;
