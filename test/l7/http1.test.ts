@@ -504,7 +504,7 @@ describe('upgrade', () => {
     // The member never closes its side: without server-fin the tunnel would stay for 60 s.
     const m = await raw(upgrade);
     const long = { tunnel: 60_000, client: 60_000, server: 60_000 };
-    const proxy = await proxyTo([m.port], { timeouts: { ...long, connect: 2000, serverFin: 300 } }, { timeouts: long });
+    const proxy = await proxyTo([m.port], { timeouts: { ...long, connect: 2000, serverFin: 1000 } }, { timeouts: long });
     const c = await client(proxy);
     c.send(hello);
     expect((await c.response()).status).toBe(101);
@@ -517,7 +517,7 @@ describe('upgrade', () => {
       upgrade(s, got);
       s.end();
     });
-    const proxy2 = await proxyTo([m2.port], { timeouts: { ...long, connect: 2000 } }, { timeouts: { ...long, clientFin: 300 } });
+    const proxy2 = await proxyTo([m2.port], { timeouts: { ...long, connect: 2000 } }, { timeouts: { ...long, clientFin: 1000 } });
     // A client that keeps its own side open after the proxy's FIN.
     const c2 = net.connect({ port: proxy2.port, host: '127.0.0.1', allowHalfOpen: true });
     cleanups.push(() => void c2.destroy());
