@@ -203,7 +203,7 @@ const FUNCTIONS: Record<HashFunction, KeyHash> = { sdbm, djb2, wt6, crc32 };
 
 const DEFAULT_HASH: HashPlan = { method: 'map-based', fn: 'sdbm', avalanche: false };
 
-/** Scratch for hashAddress(); picks are synchronous, so one per thread is enough. */
+/** The client address in binary, rewritten by every hashAddress(); picks are synchronous, so one per thread is enough. */
 const ADDRESS = new Uint8Array(16);
 
 /** The 32-bit hash of a client address under `hash` (default: HAProxy's map-based sdbm). */
@@ -366,18 +366,14 @@ export class SourceHash implements Balancer {
   readonly perRequest = true;
   private readonly groups: MemberGroups;
   private readonly gauges: Int32Array;
-  private readonly keyHash: KeyHash;
-  private readonly avalanche: boolean;
+  private readonly hash: HashPlan;
   private readonly lookup: HashLookup;
-  /** The client address in binary, rewritten by every pick. */
-  private readonly address = new Uint8Array(16);
 
   constructor(be: BackendPlan, hash: HashPlan, counters: Counters) {
     if (be.members.length >= LIST_SPAN) throw new RangeError(`backend ${be.name}: too many members to hash`);
     this.groups = new MemberGroups(be.members, be.allbackups);
     this.gauges = counters.gauges;
-    this.keyHash = FUNCTIONS[hash.fn];
-    this.avalanche = hash.avalanche;
+    this.hash = hash;
     this.lookup = hash.method === 'consistent' ? new ConsistentRing(be.members.length, this.gauges) : new MapBased(this.gauges);
   }
 
@@ -389,9 +385,6 @@ export class SourceHash implements Balancer {
   bound(ctx: PickContext): MemberPlan | undefined {
     const list = this.groups.active(this.gauges);
     if (list === undefined) return undefined;
-    const key = this.address;
-    let h = this.keyHash(key, addressBytes(ctx.src, key));
-    if (this.avalanche) h = avalanche(h);
-    return this.lookup.target(list, h, ctx.avoid);
+    return this.lookup.target(list, hashAddress(ctx.src, this.hash), ctx.avoid);
   }
 }
