@@ -252,6 +252,8 @@ class H1Conn implements UpstreamOwner, SessionOwner, Drainable, ClientReader {
   private clientEnded = false;
   /** Close the client connection once the current response is written. */
   private closeAfter = false;
+  /** The current request asked to close (`Connection: close`, or HTTP/1.0 without keep-alive). */
+  private clientSaidClose = false;
 
   // deadlines (ms since epoch, 0 = none)
   private idleDeadline = 0;
@@ -502,6 +504,7 @@ class H1Conn implements UpstreamOwner, SessionOwner, Drainable, ClientReader {
     this.wantsUpgrade = head.upgrade && head.connUpgrade;
     const keepAlive = head.version === 11 ? !head.connClose : head.connKeepAlive && !head.connClose;
     this.client10KeepAlive = head.version === 10 && keepAlive;
+    this.clientSaidClose = !keepAlive;
     if (!keepAlive || this.env.stopping || this.feHttp.closeMode === MODE_CLOSE) this.closeAfter = true;
     // HAProxy closes after a Transfer-Encoding request in HTTP/1.0.
     if (head.te && head.version === 10) this.closeAfter = true;
@@ -1477,10 +1480,31 @@ class H1Conn implements UpstreamOwner, SessionOwner, Drainable, ClientReader {
     else this.closeAfter = true;
   }
 
-  /** Stop after what was written is flushed; linger a little for the client to read it. */
+  /**
+   * Stop after what was written is flushed; linger a little for the client to read it.
+   *
+   * Unless the client is done, and the kernel has every byte of the response: it closed its
+   * side, or it asked to close (a client that sends `Connection: close` sends nothing more)
+   * and its request was read whole. Then the socket is closed at once, as HAProxy does: the
+   * kernel sends the response and a FIN, and takes the client's FIN on its own, with no
+   * shutdown() round trip through the event loop and no wake-up for the client's end.
+   * Lingering stays for the other cases, where the client may still be sending (a request
+   * body we answered early, a pipeline we decided to end): closing a socket with unread
+   * bytes resets it, and a reset can destroy the response before the client reads it. TLS
+   * sockets always take the lingering path, which sends close_notify.
+   */
   private closeNow(): void {
     if (this.phase === P_CLOSED || this.phase === P_CLOSING) return;
+    const c = this.client;
     this.phase = P_CLOSING;
+    if (
+      (this.clientEnded || (this.clientSaidClose && this.reqDone)) &&
+      c.writableLength === 0 &&
+      (c as net.Socket & { encrypted?: boolean }).encrypted !== true
+    ) {
+      this.destroy();
+      return;
+    }
     this.inBuf = undefined;
     this.pending.length = 0;
     this.lingerDeadline = now() + (this.fe.timeouts.clientFin || LINGER_MS);

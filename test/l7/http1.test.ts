@@ -745,6 +745,45 @@ describe('statuses the engine answers', () => {
 });
 
 describe('connection modes and reloads', () => {
+  it('a client that asked to close is let go with its response; one we close lingers until its FIN', async () => {
+    const m = await member();
+    // client-fin 60 s: a lingering close outlasts the test by far.
+    const long = { client: 60_000, clientFin: 60_000 };
+    const proxy = await proxyTo([m.port], {}, { timeouts: long });
+    const proxyHttpClose = await proxyTo([m.port], {}, { timeouts: long, options: options({ httpClose: true }) });
+    // A client that keeps its own side open after the proxy's FIN.
+    const halfOpen = (port: number, request: string) => {
+      const s = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+      cleanups.push(() => void s.destroy());
+      s.on('error', () => {});
+      const st = { got: '', ended: false, socket: s };
+      s.on('data', (d: Buffer) => (st.got += d.toString('latin1')));
+      s.on('end', () => (st.ended = true));
+      s.write(request);
+      return st;
+    };
+    // Connection: close, and HTTP/1.0 without keep-alive: the proxy holds nothing once the
+    // response and its FIN are out, though the client has not closed.
+    for (const request of ['GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 'GET / HTTP/1.0\r\n\r\n']) {
+      const c = halfOpen(proxy.port, request);
+      await until(() => c.ended && c.got.startsWith('HTTP/1.1 200'));
+      await until(() => proxy.env.tracked === 0, 5000);
+      expect(c.got).toContain('\r\nconnection: close\r\n');
+    }
+    // A keep-alive request the proxy decides to close (option httpclose): the client may still
+    // be sending, so the proxy reads on until the client's FIN before letting go.
+    const k = halfOpen(proxyHttpClose.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until(() => k.ended && k.got.startsWith('HTTP/1.1 200'));
+    expect(k.got).toContain('\r\nconnection: close\r\n');
+    k.socket.write('GET /late HTTP/1.1\r\nHost: x\r\n\r\n');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(proxyHttpClose.env.tracked).toBe(1);
+    k.socket.end();
+    await until(() => proxyHttpClose.env.tracked === 0, 5000);
+    // The late request was read and dropped, never forwarded.
+    expect(m.received.map((r) => r.url)).not.toContain('/late');
+  });
+
   it('http-reuse never: a client keeps its own member connection, never shared', async () => {
     const m = await member();
     const proxy = await proxyTo([m.port], { httpReuse: 'never' });
