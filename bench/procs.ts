@@ -190,13 +190,17 @@ function readStat(pid: number): { ppid: number; utime: number; stime: number } |
 }
 
 /** CPU seconds (user+system, all threads) used so far by `pid` and its descendants. */
-export function cpuSeconds(pid: number): number {
-  let ticks = 0;
+export function cpuSeconds(pid: number): { total: number; sys: number } {
+  let user = 0;
+  let sys = 0;
   for (const p of processTree(pid)) {
     const s = readStat(p);
-    if (s) ticks += s.utime + s.stime;
+    if (s) {
+      user += s.utime;
+      sys += s.stime;
+    }
   }
-  return ticks / CLK_TCK;
+  return { total: (user + sys) / CLK_TCK, sys: sys / CLK_TCK };
 }
 
 /** Sum of a /proc/<pid>/status field in kB (VmRSS, VmHWM) over `pid` and its descendants. */

@@ -4,13 +4,14 @@
 
 import type { EngineName } from './engines.ts';
 
-export type Metric = 'requestsPerS' | 'p50Ms' | 'p99Ms' | 'cpuMsPer10k' | 'mibPerS' | 'memberConnsPer10k' | 'errors';
+export type Metric = 'requestsPerS' | 'p50Ms' | 'p99Ms' | 'cpuMsPer10k' | 'sysMsPer10k' | 'mibPerS' | 'memberConnsPer10k' | 'errors';
 
 export const METRIC_LABEL: Record<Metric, string> = {
   requestsPerS: 'req/s',
   p50Ms: 'p50 ms',
   p99Ms: 'p99 ms',
   cpuMsPer10k: 'CPU ms / 10k req',
+  sysMsPer10k: '  of which kernel',
   mibPerS: 'MiB/s',
   memberConnsPer10k: 'member conns / 10k req',
   errors: 'errors (sock+non-2xx)',

@@ -32,6 +32,8 @@
 //   --haproxy PATH / --nginx PATH / --wrk PATH   programs (defaults /usr/sbin/haproxy, /usr/sbin/nginx, wrk)
 //   --profile         run proxy-core with --cpu-prof (one .cpuprofile per thread, written when it
 //                     stops) into bench/results/profile-<date>/; open them in Chrome DevTools
+//   BENCH_NODE_ARGS="…" extra Node options for proxy-core, e.g. "--trace-deopt" (its output lands in the
+//                     engine's log) or V8 flags to try
 //   --haproxy-args "ARGS"  extra HAProxy command-line words, e.g. "-dS" (no splice()) to see
 //                     what kernel splicing (Octavia's `option splice-*`) is worth
 
@@ -66,7 +68,7 @@ const SCENARIOS: Scenario[] = [
     listener: 'http',
     path: SMALL_PATH,
     headers: [],
-    metrics: ['requestsPerS', 'p50Ms', 'p99Ms', 'cpuMsPer10k', 'memberConnsPer10k', 'errors'],
+    metrics: ['requestsPerS', 'p50Ms', 'p99Ms', 'cpuMsPer10k', 'sysMsPer10k', 'memberConnsPer10k', 'errors'],
     targets: [
       { metric: 'cpuMsPer10k', op: '<=', ratio: 1.2 },
       { metric: 'requestsPerS', op: '>=', ratio: 0.9 },
@@ -79,7 +81,7 @@ const SCENARIOS: Scenario[] = [
     listener: 'http',
     path: SMALL_PATH,
     headers: ['Connection: close'],
-    metrics: ['requestsPerS', 'p50Ms', 'p99Ms', 'cpuMsPer10k', 'memberConnsPer10k', 'errors'],
+    metrics: ['requestsPerS', 'p50Ms', 'p99Ms', 'cpuMsPer10k', 'sysMsPer10k', 'memberConnsPer10k', 'errors'],
     targets: [{ metric: 'cpuMsPer10k', op: '<=', ratio: 1.5 }, P99],
   },
   {
@@ -88,7 +90,7 @@ const SCENARIOS: Scenario[] = [
     listener: 'http',
     path: LARGE_PATH,
     headers: [],
-    metrics: ['mibPerS', 'requestsPerS', 'p50Ms', 'p99Ms', 'cpuMsPer10k', 'memberConnsPer10k', 'errors'],
+    metrics: ['mibPerS', 'requestsPerS', 'p50Ms', 'p99Ms', 'cpuMsPer10k', 'sysMsPer10k', 'memberConnsPer10k', 'errors'],
     targets: [
       { metric: 'cpuMsPer10k', op: '<=', ratio: 1.2 },
       { metric: 'mibPerS', op: '>=', ratio: 0.9 },
@@ -101,7 +103,7 @@ const SCENARIOS: Scenario[] = [
     listener: 'tcp',
     path: SMALL_PATH,
     headers: [],
-    metrics: ['requestsPerS', 'p50Ms', 'p99Ms', 'cpuMsPer10k', 'memberConnsPer10k', 'errors'],
+    metrics: ['requestsPerS', 'p50Ms', 'p99Ms', 'cpuMsPer10k', 'sysMsPer10k', 'memberConnsPer10k', 'errors'],
     targets: [P99],
   },
 ];
@@ -116,6 +118,8 @@ interface RunFigures {
   mibPerS: number;
   cpuS: number;
   cpuMsPer10k: number;
+  /** The part of cpuMsPer10k spent in the kernel (stime). */
+  sysMsPer10k: number;
   /** Connections the members accepted during the run, per 10,000 requests (pool reuse). */
   memberConnsPer10k: number;
   errors: number;
@@ -197,7 +201,10 @@ async function main(): Promise<void> {
   const resultsDir = new URL('./results/', import.meta.url);
   mkdirSync(resultsDir, { recursive: true });
   const profileDir = fileURLToPath(new URL(`profile-${stamp}/`, resultsDir));
-  const nodeArgs = o0.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const nodeArgs = [
+    ...(o0.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+    ...(process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
+  ];
 
   const members = await startMembers(dir, o0.nginx, o0.loadCpus);
   const o: Options = { ...o0, memberPort: members.ports[0] };
@@ -221,7 +228,7 @@ async function main(): Promise<void> {
         (runs[sc.id]![e.name] ??= []).push(f);
         log(
           `  ${sc.id.padEnd(9)} round ${round} ${e.name.padEnd(10)} ${f.requestsPerS.toFixed(0).padStart(7)} req/s  p50 ${f.p50Ms.toFixed(2)} ms  p99 ${f.p99Ms.toFixed(2)} ms  ` +
-            `CPU ${f.cpuMsPer10k.toFixed(0)} ms/10k  ${f.mibPerS.toFixed(0)} MiB/s${f.errors ? `  ERRORS ${f.errors}` : ''}`,
+            `CPU ${f.cpuMsPer10k.toFixed(0)} ms/10k (sys ${f.sysMsPer10k.toFixed(0)})  ${f.mibPerS.toFixed(0)} MiB/s${f.errors ? `  ERRORS ${f.errors}` : ''}`,
         );
       }
     }
@@ -287,7 +294,9 @@ async function measure(e: Engine, sc: Scenario, o: Options, durationS: number, r
     cpus: o.loadCpus,
     wrk: o.wrk,
   });
-  const cpuS = cpuSeconds(e.proc.pid) - before;
+  const after = cpuSeconds(e.proc.pid);
+  const cpuS = after.total - before.total;
+  const sysS = after.sys - before.sys;
   // -1: the stub_status request itself.
   const memberConns = (await memberAccepts(o.memberPort)) - acceptsBefore - 1;
   // A dead engine would otherwise show up as a run full of connect errors.
@@ -305,6 +314,7 @@ async function measure(e: Engine, sc: Scenario, o: Options, durationS: number, r
     mibPerS: w.bytesRead / 2 ** 20 / w.durationS,
     cpuS,
     cpuMsPer10k: w.requests > 0 ? (cpuS * 1000 * 10000) / w.requests : NaN,
+    sysMsPer10k: w.requests > 0 ? (sysS * 1000 * 10000) / w.requests : NaN,
     memberConnsPer10k: w.requests > 0 ? (memberConns * 10000) / w.requests : NaN,
     errors: s.connect + s.read + s.write + s.timeout + w.non2xx3xx,
     socketErrors: s,
