@@ -22,6 +22,7 @@
 // 'end', 'close', 'error' and 'drain' are the socket's usual events; pause() and resume()
 // stop and start reading as for any socket.
 
+import { Buffer } from 'node:buffer';
 import net from 'node:net';
 
 /** Receives the bytes of a member connection. */

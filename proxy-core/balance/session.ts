@@ -21,6 +21,7 @@
 // allocated; otherwise one Attempt carries the connect or the wait in the queue, and socket
 // events go to module-level functions that find the attempt on the socket.
 
+import { performance } from 'node:perf_hooks';
 import type net from 'node:net';
 import type { BackendPlan, MemberPlan } from '../compile/plan.ts';
 import { G, GAUGES_PER_SLOT, T, type Counters } from '../runtime/counters.ts';

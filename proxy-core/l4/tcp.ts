@@ -21,6 +21,7 @@
 // module-level functions that find the session on the socket, so no closure is built per
 // event or per connection.
 
+import { performance } from 'node:perf_hooks';
 import type net from 'node:net';
 import type { BackendPlan, FrontendPlan, MemberPlan, Plan } from '../compile/plan.ts';
 import { setReader, type MemberReader } from '../balance/member-read.ts';

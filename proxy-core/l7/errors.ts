@@ -12,6 +12,8 @@
 // All built once as Buffers (one write, nothing formatted per error); a status outside the
 // table gets its response built on first use and kept.
 
+import { Buffer } from 'node:buffer';
+
 const REASONS: Record<number, string> = {
   200: 'OK',
   400: 'Bad Request',

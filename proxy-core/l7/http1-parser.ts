@@ -24,6 +24,8 @@
 // offset after the head, NEED_MORE, or minus the status to answer with (400/413/422 towards
 // a client; the caller maps any failure of a response to 502).
 
+import { Buffer } from 'node:buffer';
+
 /** Offsets stored per header in Head.offs. */
 export const HDR_STRIDE = 6;
 /** name start, name end, value start, value end, line start, line end (after its LF). */

@@ -30,7 +30,12 @@
 //
 // Timeouts: no timer per socket. The connection registers with the ticker (pool.ts) and
 // compares plain deadline fields, bumped on activity, when it is called.
+//
+// `Buffer` and `performance` are imported here and in the other hot-path modules: Node's
+// globals of those names are getters, called on every use.
 
+import { Buffer } from 'node:buffer';
+import { performance } from 'node:perf_hooks';
 import type net from 'node:net';
 import type { BackendPlan, FrontendPlan, MemberPlan, Plan } from '../compile/plan.ts';
 import { endSession, startSession, type SessionError, type SessionOwner } from '../balance/session.ts';

@@ -5,6 +5,7 @@
 // appended in order) and the connection's addresses. Strings are made lazily, only for what
 // a rule asks for (path, a header's values, a cookie), and cached for the request.
 
+import { Buffer } from 'node:buffer';
 import { H_LINE, H_LINE_END, H_NAME, H_NAME_END, H_VALUE, H_VALUE_END, HDR_STRIDE, Head, NO_BYTES } from './http1-parser.ts';
 
 /** Tests one sample value. */

@@ -10,6 +10,7 @@
 // Nothing here is looked up by name per request: header names are lowercased into Buffers,
 // literal header lines are precomputed, regexes are compiled, ACL names are resolved.
 
+import { Buffer } from 'node:buffer';
 import net from 'node:net';
 import { hostname } from 'node:os';
 import type {

@@ -25,6 +25,7 @@
 // setClientReader(); past EARLY_MAX bytes the socket stops reading until then, as a
 // Readable would at its high-water mark.
 
+import { Buffer } from 'node:buffer';
 import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
 

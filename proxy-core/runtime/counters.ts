@@ -13,6 +13,8 @@
 //
 // A replaced worker reuses the region of the worker it replaces, so totals survive it.
 
+import { performance } from 'node:perf_hooks';
+
 /** Gauge cells of a slot (Int32, updated with Atomics). */
 export const G = {
   /** Current sessions. */
