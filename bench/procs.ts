@@ -7,7 +7,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 
 export interface Proc {
@@ -37,7 +37,11 @@ export function startProcess(name: string, cmd: string, args: string[], opts: { 
   const [file, argv] = opts.cpus ? ['taskset', ['-c', opts.cpus, cmd, ...args]] : [cmd, args];
   const child = spawn(file, argv, { cwd: opts.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
+  // BENCH_ENGINE_LOG=DIR: every child's whole output also goes to DIR/<name>.log (for
+  // --trace-gc and the like through BENCH_NODE_ARGS).
+  const logDir = process.env.BENCH_ENGINE_LOG;
   const keep = (b: Buffer) => {
+    if (logDir) appendFileSync(`${logDir}/${name}.log`, b);
     out += b.toString('latin1');
     if (out.length > 65536) out = out.slice(-65536);
   };

@@ -33,7 +33,8 @@
 //   --profile         run proxy-core with --cpu-prof (one .cpuprofile per thread, written when it
 //                     stops) into bench/results/profile-<date>/; open them in Chrome DevTools
 //   BENCH_NODE_ARGS="…" extra Node options for proxy-core, e.g. "--trace-deopt" (its output lands in the
-//                     engine's log) or V8 flags to try
+//                     engine's log) or V8 flags to try; BENCH_ENGINE_LOG=DIR keeps each started
+//                     program's whole output in DIR/<name>.log
 //   --haproxy-args "ARGS"  extra HAProxy command-line words, e.g. "-dS" (no splice()) to see
 //                     what kernel splicing (Octavia's `option splice-*`) is worth
 
