@@ -95,7 +95,11 @@ ${Object.entries(ts)
 ${extra}`,
     { mode: 0o600 },
   );
-  return { dir, base, certs, configFile, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  const cleanup = () => {
+    stopStrays(dir);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { dir, base, certs, configFile, cleanup };
 }
 
 export function loadConfig(d: AgentDir): AgentConfig {
@@ -300,19 +304,69 @@ export async function eventually<T>(fn: () => Promise<T> | T, what: string, time
   throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
 }
 
-/** Processes whose command line mentions `needle` (to count engines). */
-export function processesMentioning(needle: string): number[] {
+/**
+ * A test leaves nothing running: an engine (or agent) whose command line still points into
+ * the test directory when the directory goes is killed, with its process group, and named
+ * on stderr. Tests stop what they start; this keeps a missed one (a race between a
+ * supervisor restart and the test's end, seen once in a full run) from outliving the run.
+ */
+function stopStrays(dir: string): void {
+  const strays = processesWithArgUnder(dir);
+  if (strays.length === 0) return;
+  process.stderr.write(`test cleanup: processes left running under ${dir}: ${strays.map(describeProcess).join('; ')}; killing them\n`);
+  for (const pid of strays) {
+    for (const target of [-pid, pid]) {
+      try {
+        process.kill(target, 'SIGKILL');
+      } catch {
+        // not a group leader, or gone
+      }
+    }
+  }
+}
+
+function describeProcess(pid: number): string {
+  try {
+    return `${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim()}`;
+  } catch {
+    return String(pid);
+  }
+}
+
+/** Live processes with a command-line argument inside `dir`. */
+function processesWithArgUnder(dir: string): number[] {
+  const prefix = `${dir}/`;
+  return livePids().filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').some((a) => a.startsWith(prefix));
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Pids in /proc, zombies left out. */
+function livePids(): number[] {
   const pids: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
-      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8');
       const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
-      if (cmd.split('\0').includes(needle)) pids.push(Number(name));
+      if (!stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) pids.push(Number(name));
     } catch {
       // gone
     }
   }
   return pids;
+}
+
+/** Processes whose command line mentions `needle` (to count engines). */
+export function processesMentioning(needle: string): number[] {
+  return livePids().filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(needle);
+    } catch {
+      return false;
+    }
+  });
 }
