@@ -30,6 +30,8 @@ export interface EngineOptions {
   haproxyArgs: string[];
   /** Extra Node options for proxy-core (e.g. --cpu-prof). */
   nodeArgs: string[];
+  /** The checkout whose bin/proxy-core.js runs (default: this one; ab.ts runs two). */
+  repo?: string;
   cpus: string | undefined;
 }
 
@@ -60,7 +62,7 @@ export async function startEngine(name: EngineName, o: EngineOptions): Promise<E
     name === 'haproxy'
       ? [o.haproxy, [...o.haproxyArgs, '-f', configPath]]
       : name === 'proxy-core'
-        ? [process.execPath, [...o.nodeArgs, join(REPO, 'bin', 'proxy-core.js'), '-f', configPath]]
+        ? [process.execPath, [...o.nodeArgs, join(o.repo ?? REPO, 'bin', 'proxy-core.js'), '-f', configPath]]
         : [process.execPath, [join(REPO, 'bench', 'node-pipe.ts'), '--http-port', `${httpPort}`, '--tcp-port', `${tcpPort}`, '--members', o.memberPorts.join(',')]];
   const proc = startProcess(name, cmd, args, { cpus: o.cpus, cwd: o.dir });
   await waitForPort(httpPort, proc);
