@@ -32,6 +32,8 @@ export interface EngineOptions {
   nodeArgs: string[];
   /** The checkout whose bin/proxy-core.js runs (default: this one; ab.ts runs two). */
   repo?: string;
+  /** Which floor runs as node-pipe: node-pipe.ts (node:net) or raw-pipe.ts (raw TCP handles). */
+  pipe?: 'net' | 'raw';
   cpus: string | undefined;
 }
 
@@ -63,7 +65,7 @@ export async function startEngine(name: EngineName, o: EngineOptions): Promise<E
       ? [o.haproxy, [...o.haproxyArgs, '-f', configPath]]
       : name === 'proxy-core'
         ? [process.execPath, [...o.nodeArgs, join(o.repo ?? REPO, 'bin', 'proxy-core.js'), '-f', configPath]]
-        : [process.execPath, [join(REPO, 'bench', 'node-pipe.ts'), '--http-port', `${httpPort}`, '--tcp-port', `${tcpPort}`, '--members', o.memberPorts.join(',')]];
+        : [process.execPath, [join(REPO, 'bench', o.pipe === 'raw' ? 'raw-pipe.ts' : 'node-pipe.ts'), '--http-port', `${httpPort}`, '--tcp-port', `${tcpPort}`, '--members', o.memberPorts.join(',')]];
   const proc = startProcess(name, cmd, args, { cpus: o.cpus, cwd: o.dir });
   await waitForPort(httpPort, proc);
   await waitForPort(tcpPort, proc);

@@ -89,9 +89,9 @@ function fmt(n: number | undefined): string {
 }
 
 /** Fixed-width text table. */
-export function formatTable(rows: Row[]): string {
+export function formatTable(rows: Row[], pipeLabel = 'Node pipe'): string {
   const withPipe = rows.some((r) => r.pipe !== undefined);
-  const head = ['scenario', 'metric', 'HAProxy', 'proxy-core', 'ratio', 'target', 'met', ...(withPipe ? ['Node pipe', 'pipe ratio'] : [])];
+  const head = ['scenario', 'metric', 'HAProxy', 'proxy-core', 'ratio', 'target', 'met', ...(withPipe ? [pipeLabel, 'pipe ratio'] : [])];
   const body = rows.map((r) => [
     r.scenario,
     r.metric,

@@ -27,6 +27,8 @@
 //   --nbthread N      `nbthread` in the config (engine threads) [BENCH_NBTHREAD]     default 1
 //   --scenarios LIST  comma list of: keepalive,newconn,large,tcp [BENCH_SCENARIOS]   default all
 //   --engines LIST    of haproxy,proxy-core,node-pipe (ratios need haproxy) [BENCH_ENGINES]
+//   --pipe net|raw    the floor in node-pipe's column: node-pipe.ts (node:net, default) or
+//                     raw-pipe.ts (Node's raw TCP handles, no net.Socket) [BENCH_PIPE]
 //   --no-pin          no taskset [BENCH_NO_PIN=1]
 //   --quick           smoke run: 1 round, 3 s runs, 1 s warm-up
 //   --haproxy PATH / --nginx PATH / --wrk PATH   programs (defaults /usr/sbin/haproxy, /usr/sbin/nginx, wrk)
@@ -141,6 +143,7 @@ function options() {
       scenarios: { type: 'string', default: env.BENCH_SCENARIOS },
       engines: { type: 'string', default: env.BENCH_ENGINES },
       'no-pin': { type: 'boolean', default: env.BENCH_NO_PIN === '1' },
+      pipe: { type: 'string', default: env.BENCH_PIPE ?? 'net' },
       quick: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
       haproxy: { type: 'string', default: '/usr/sbin/haproxy' },
@@ -175,6 +178,7 @@ function options() {
     nbthread,
     scenarios: list(values.scenarios, SCENARIOS.map((s) => s.id), 'scenarios').map((id) => SCENARIOS.find((s) => s.id === id)!),
     engines: list(values.engines, ENGINES, 'engines'),
+    pipe: list(values.pipe, ['net', 'raw'] as const, 'pipe')[0]!,
     engineCpus: pin ? range(0, nbthread - 1) : undefined,
     loadCpus: pin ? range(nbthread, ncpu - 1) : undefined,
     quick,
@@ -211,7 +215,7 @@ async function main(): Promise<void> {
   const o: Options = { ...o0, memberPort: members.ports[0] };
   const engines = new Map<EngineName, Engine>();
   for (const name of o.engines) {
-    const e = await startEngine(name, { dir, memberPorts: members.ports, nbthread: o.nbthread, haproxy: o.haproxy, haproxyArgs: o.haproxyArgs, nodeArgs, cpus: o.engineCpus });
+    const e = await startEngine(name, { dir, memberPorts: members.ports, nbthread: o.nbthread, haproxy: o.haproxy, haproxyArgs: o.haproxyArgs, nodeArgs, cpus: o.engineCpus, pipe: o.pipe });
     engines.set(name, e);
     log(`bench: ${name} pid ${e.proc.pid}, ${e.threads} thread(s), idle RSS ${(e.idleRssKb / 1024).toFixed(1)} MiB, http :${e.httpPort} tcp :${e.tcpPort}`);
   }
@@ -257,7 +261,7 @@ async function main(): Promise<void> {
   rows.push(idleRssRow(rss));
   rows.push({ ...idleRssRow(peak), scenario: 'after the runs', metric: 'peak RSS MiB', target: '', met: undefined });
 
-  const table = formatTable(rows);
+  const table = formatTable(rows, o.pipe === 'raw' ? 'raw pipe' : 'Node pipe');
   process.stdout.write(`\n${table}\n\nFigures: median over rounds. CPU = utime+stime of the engine process (all threads) per 10,000 requests.\n`);
   const errors = rows.filter((r) => r.metric.startsWith('errors') && ((r.haproxy ?? 0) > 0 || (r.proxyCore ?? 0) > 0 || (r.pipe ?? 0) > 0));
   if (errors.length) process.stdout.write(`WARNING: errors in: ${errors.map((r) => r.scenario).join(', ')} (see the JSON for details)\n`);
