@@ -7,8 +7,9 @@
 // alternating so neither build always goes first), so slow and fast stretches of the machine
 // fall on both; the report is each build's median and the ratio B / A, with every run listed.
 //
-// DIR is a checkout with its dist built (`git worktree add /tmp/a <rev>`, `npm install` or a
-// node_modules link, `node bin/build.js`); both run on this checkout's Node. Flags: --scenario
+// DIR is a checkout (`git worktree add /tmp/a <rev>`, then `npm install` or a node_modules
+// link); its dist/ is built first when it does not match its sources. Both run on this
+// checkout's Node. Flags: --scenario
 // keepalive|newconn|large|tcp (default keepalive), --pairs N (default 6), --duration S
 // (default 6), --connections C (default 50), --nbthread N (default 1). Pinning as in run.ts:
 // both engines on CPUs 0..nbthread-1, wrk and nginx on the others.
@@ -17,7 +18,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startEngine, type Engine } from './engines.ts';
+import { ensureBuilt, startEngine, type Engine } from './engines.ts';
 import { LARGE_PATH, SMALL_PATH, startMembers } from './members.ts';
 import { cpuSeconds, installCleanup, sleep, stopAll } from './procs.ts';
 import { runWrk } from './wrk.ts';
@@ -85,6 +86,8 @@ const median = (xs: number[]) => {
 };
 
 installCleanup();
+await ensureBuilt(resolve(values.a));
+await ensureBuilt(resolve(values.b));
 const dir = mkdtempSync(join(tmpdir(), 'amphora-ab-'));
 try {
   const members = await startMembers(join(dir, 'members'), '/usr/sbin/nginx', loadCpus);

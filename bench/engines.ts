@@ -2,9 +2,10 @@
 // (templates/haproxy.cfg); only the bind ports and the stats socket path differ between
 // them. And node-pipe (node-pipe.ts), Node's floor: no config, the same members.
 
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { render } from './members.ts';
 import { freePort, sleep, startProcess, statusKb, threadCount, waitForPort, type Proc } from './procs.ts';
 
@@ -48,6 +49,20 @@ export function renderConfig(o: { statsSocket: string; nbthread: number; httpPor
     member1: o.memberPorts[0],
     member2: o.memberPorts[1],
   });
+}
+
+/**
+ * Make sure `repo` runs proxy-core from a dist/ built from its sources: a stale dist makes
+ * bin/proxy-core.js run the TypeScript sources, which is slower and about 35 MB bigger, and
+ * would be measured as proxy-core. Builds it when needed (bin/build.js), says so on stderr.
+ */
+export async function ensureBuilt(repo: string = REPO): Promise<void> {
+  const distJs = pathToFileURL(join(repo, 'bin', 'dist.js')).href;
+  const { distIsFresh } = (await import(distJs)) as { distIsFresh(): boolean };
+  if (distIsFresh()) return;
+  process.stderr.write(`bench: ${repo}: dist/ does not match the sources, building it (node bin/build.js)\n`);
+  const r = spawnSync(process.execPath, [join(repo, 'bin', 'build.js')], { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'] });
+  if (r.status !== 0 || !distIsFresh()) throw new Error(`${repo}: node bin/build.js failed (exit ${r.status ?? r.signal})`);
 }
 
 /** Write the config, check it with the engine's `-c`, start it in the foreground, wait until both binds accept. */

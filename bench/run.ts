@@ -46,7 +46,7 @@ import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ENGINES, startEngine, type Engine, type EngineName } from './engines.ts';
+import { ENGINES, ensureBuilt, startEngine, type Engine, type EngineName } from './engines.ts';
 import { LARGE_PATH, LARGE_SIZE, memberAccepts, SMALL_PATH, startMembers } from './members.ts';
 import { cpuSeconds, installCleanup, sleep, statusKb, stopAll, wasInterrupted } from './procs.ts';
 import { formatTable, idleRssRow, ratioRow, type Metric, type RatioTarget, type Row } from './report.ts';
@@ -195,6 +195,7 @@ type Options = ReturnType<typeof options> & { memberPort: number };
 async function main(): Promise<void> {
   installCleanup();
   const o0 = options();
+  if (o0.engines.includes('proxy-core')) await ensureBuilt();
   const dir = mkdtempSync(join(tmpdir(), 'amphora-bench-'));
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
   const startLoad = loadavg();
