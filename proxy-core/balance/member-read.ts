@@ -24,6 +24,7 @@
 
 import { Buffer } from 'node:buffer';
 import net from 'node:net';
+import { MemberSocket, memberSocketsAvailable, type MemberSocketReader } from './member-socket.ts';
 
 /** Receives the bytes of a member connection. */
 export interface MemberReader {
@@ -97,9 +98,37 @@ function onMemberRead(this: ReadSocket, n: number, buf: Buffer): boolean {
   return true;
 }
 
-/** Connect to a member; the socket's bytes go to the reader set with setReader(). */
+/** MemberSocket's view of a ReadState: the buffers to read into, and where read bytes go. */
+class RawReads implements MemberSocketReader {
+  private readonly st: ReadState;
+  constructor(st: ReadState) {
+    this.st = st;
+  }
+  first(): Buffer {
+    return this.st.next();
+  }
+  read(socket: MemberSocket, n: number): Buffer {
+    onMemberRead.call(socket as unknown as ReadSocket, n, this.st.buf!);
+    return this.st.next();
+  }
+  closed(): void {
+    this.st.closed();
+  }
+}
+
+/**
+ * Connect to a member; the socket's bytes go to the reader set with setReader(). An IP
+ * address gets a MemberSocket (member-socket.ts: the TCP handle without net.Socket's
+ * streams) where this Node has its bindings; anything else a net.Socket. Both behave alike
+ * for the engines, which see a net.Socket.
+ */
 export function connectMember(host: string, port: number): net.Socket {
   const st = new ReadState();
+  if (memberSocketsAvailable && net.isIP(host) !== 0) {
+    const m = new MemberSocket(host, port, new RawReads(st)) as unknown as ReadSocket;
+    m[kRead] = st;
+    return m;
+  }
   const s = net.connect({
     host,
     port,

@@ -140,3 +140,102 @@ describe('member reads', () => {
     expect(buffers.at(-1)).toBe(64 * 1024);
   });
 });
+
+describe('member connections', () => {
+  /** A member that records what it receives and how its connection ended. */
+  async function recorder(): Promise<{ port: number; got: () => string; ended: Promise<string>; pause: () => void; resume: () => void }> {
+    let sock: net.Socket | undefined;
+    let data = '';
+    let resolveEnd!: (how: string) => void;
+    const ended = new Promise<string>((r) => (resolveEnd = r));
+    const srv = net.createServer({ allowHalfOpen: true }, (s) => {
+      sock = s;
+      s.on('data', (d: Buffer) => (data += d.toString('latin1')));
+      s.on('end', () => resolveEnd('fin'));
+      s.on('error', (e: NodeJS.ErrnoException) => resolveEnd(e.code ?? 'error'));
+    });
+    cleanups.push(() => {
+      sock?.destroy();
+      srv.close();
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    return {
+      port: (srv.address() as net.AddressInfo).port,
+      got: () => data,
+      ended,
+      pause: () => sock?.pause(),
+      resume: () => sock?.resume(),
+    };
+  }
+
+  it('write() says when to wait, and "drain" when the member has taken everything', async () => {
+    const m = await recorder();
+    const s = connectMember('127.0.0.1', m.port);
+    cleanups.push(() => s.destroy());
+    setReader(s, { memberBytes: () => false });
+    await new Promise((r) => s.once('connect', r));
+    m.pause();
+    await new Promise((r) => setTimeout(r, 20));
+    // Far more than the socket buffers hold while the member does not read.
+    const chunk = Buffer.alloc(1 << 20, 'z');
+    let writes = 0;
+    while (s.write(chunk) && writes < 64) writes++;
+    expect(writes).toBeLessThan(64);
+    expect(s.writableLength).toBeGreaterThan(0);
+    const drained = new Promise((r) => s.once('drain', r));
+    m.resume();
+    await drained;
+    expect(s.writableLength).toBe(0);
+    s.end('!');
+    expect(await m.ended).toBe('fin');
+    expect(m.got().length).toBe((writes + 1) * chunk.length + 1);
+    expect(m.got().endsWith('z!')).toBe(true);
+  });
+
+  it('resetAndDestroy() closes with a reset; destroy() and end() with a FIN', async () => {
+    for (const [close, want] of [
+      [(s: net.Socket) => s.resetAndDestroy(), 'ECONNRESET'],
+      [(s: net.Socket) => s.destroy(), 'fin'],
+      [(s: net.Socket) => s.end(), 'fin'],
+    ] as const) {
+      const m = await recorder();
+      const s = connectMember('127.0.0.1', m.port);
+      cleanups.push(() => s.destroy());
+      setReader(s, { memberBytes: () => false });
+      await new Promise((r) => s.once('connect', r));
+      s.write('hello');
+      close(s);
+      expect(await m.ended).toBe(want);
+      expect(m.got()).toBe('hello');
+    }
+  });
+
+  it('a refused connection is an "error" then "close"; a silent one a "timeout"', async () => {
+    const srv = net.createServer();
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as net.AddressInfo).port;
+    await new Promise<void>((r) => srv.close(() => r()));
+    const s = connectMember('127.0.0.1', port);
+    const events: string[] = [];
+    s.on('error', (e: NodeJS.ErrnoException) => events.push(`error ${e.code}`));
+    await new Promise((r) => s.once('close', r));
+    expect(events).toEqual(['error ECONNREFUSED']);
+
+    const m = await recorder();
+    const t = connectMember('127.0.0.1', m.port);
+    cleanups.push(() => t.destroy());
+    setReader(t, { memberBytes: () => false });
+    t.setTimeout(100);
+    await new Promise((r) => t.once('timeout', r));
+    expect(t.destroyed).toBe(false);
+  });
+
+  it('a member named by host name gets a plain net.Socket that reads the same way', async () => {
+    const parts = [part('h', 700), part('i', 700)];
+    const s = connectMember('localhost', await sender(parts, { waitForAck: true }));
+    cleanups.push(() => s.destroy());
+    expect(s).toBeInstanceOf(net.Socket);
+    const { copies } = await collect(s, false);
+    expect(Buffer.concat(copies).equals(Buffer.concat(parts))).toBe(true);
+  });
+});

@@ -1,0 +1,434 @@
+// Member connections on libuv's TCP handle, without net.Socket.
+//
+// A net.Socket carries a Readable and a Writable: per write, the stream state machine, a
+// callback queue and a tick; per connection, a dozen objects and listeners. bench/raw-pipe.ts
+// measured what that costs against the same pipe on the bare handle: keep-alive 1.11-1.30x
+// HAProxy's CPU per request through net.Socket, 0.98-1.01x on the handle. Member connections
+// are ours from start to end, so they use the handle (the binding node:net itself is built
+// on, through process.binding; Node is pinned by package.json) behind the part of the
+// net.Socket interface the engines use: write() / end() / destroy() / resetAndDestroy(),
+// pause() / resume(), setNoDelay(), setTimeout(); 'connect', 'end', 'drain', 'timeout',
+// 'error' then 'close'; `destroyed`, `connecting`, `writableLength`. Semantics follow
+// net.Socket with allowHalfOpen: the member's FIN is 'end' and leaves our side open; once
+// both sides are shut the socket closes by itself.
+//
+// Reads go into the buffer the connection's reader (member-read.ts) hands out, and the
+// reader gets the bytes read, as with net.Socket's `onread`. Writes go straight to the
+// handle; libuv writes at once when it can, else it queues the bytes (still referenced by
+// the write request) and `write()` answers false past 16 KiB, with 'drain' when all went out.
+//
+// `memberSocketsAvailable` is false on a Node without these bindings: member-read.ts then
+// uses net.connect.
+
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import { getSystemErrorName } from 'node:util';
+
+interface TcpHandle {
+  /** Must be a function (Node asserts it). */
+  onread: () => Buffer | undefined;
+  connect(req: ConnectReq, address: string, port: number): number;
+  connect6(req: ConnectReq, address: string, port: number): number;
+  setNoDelay(on: boolean): number;
+  useUserBuffer(buf: Buffer): void;
+  readStart(): number;
+  readStop(): number;
+  writeBuffer(req: WriteReq, data: Buffer): number;
+  writeUtf8String(req: WriteReq, data: string): number;
+  shutdown(req: ShutdownReq): number;
+  close(cb: () => void): void;
+  reset(cb: () => void): number;
+  [kOwner]?: MemberSocket;
+}
+interface ConnectReq {
+  oncomplete: (status: number, handle: TcpHandle) => void;
+  address: string;
+  port: number;
+}
+interface WriteReq {
+  handle: TcpHandle;
+  oncomplete: (this: WriteReq, status: number) => void;
+  async: boolean;
+  bytes: number;
+  buffer: Buffer | string | undefined;
+  owner: MemberSocket | undefined;
+}
+interface ShutdownReq {
+  handle: TcpHandle;
+  oncomplete: (this: ShutdownReq, status: number) => void;
+  owner: MemberSocket | undefined;
+}
+interface Bindings {
+  TCP: new (type: number) => TcpHandle;
+  TCPConnectWrap: new () => ConnectReq;
+  SOCKET: number;
+  WriteWrap: new () => WriteReq;
+  ShutdownWrap: new () => ShutdownReq;
+  kReadBytesOrError: number;
+  kLastWriteWasAsync: number;
+  streamBaseState: Int32Array;
+  UV_EOF: number;
+}
+
+const kOwner = Symbol('amphora.member');
+
+function loadBindings(): Bindings | undefined {
+  try {
+    const binding = (process as unknown as { binding(name: string): Record<string, unknown> }).binding;
+    const tcp = binding('tcp_wrap') as { TCP: Bindings['TCP']; TCPConnectWrap: Bindings['TCPConnectWrap']; constants: { SOCKET: number } };
+    const stream = binding('stream_wrap') as unknown as Omit<Bindings, 'TCP' | 'TCPConnectWrap' | 'SOCKET' | 'UV_EOF'>;
+    const uv = binding('uv') as { UV_EOF?: number };
+    const b: Bindings = { ...stream, TCP: tcp.TCP, TCPConnectWrap: tcp.TCPConnectWrap, SOCKET: tcp.constants.SOCKET, UV_EOF: uv.UV_EOF ?? -4095 };
+    const proto = b.TCP.prototype as Partial<TcpHandle>;
+    const ok =
+      typeof b.TCPConnectWrap === 'function' &&
+      typeof b.WriteWrap === 'function' &&
+      typeof b.ShutdownWrap === 'function' &&
+      b.streamBaseState instanceof Int32Array &&
+      typeof proto.useUserBuffer === 'function' &&
+      typeof proto.writeBuffer === 'function' &&
+      typeof proto.reset === 'function';
+    return ok ? b : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const B = loadBindings();
+
+/** True when this Node has the bindings MemberSocket runs on. */
+export const memberSocketsAvailable = B !== undefined;
+
+/** net.Socket's default writableHighWaterMark: write() answers false past this many queued bytes. */
+const HIGH_WATER = 16 * 1024;
+
+/** Where a connection's read bytes go, and which buffer the next read fills. */
+export interface MemberSocketReader {
+  /** The buffer of the first read. */
+  first(): Buffer;
+  /** `n` bytes were read into the current buffer; answers the buffer of the next read. */
+  read(socket: MemberSocket, n: number): Buffer;
+  /** The connection closed. */
+  closed(): void;
+}
+
+function uvError(status: number, syscall: string, address?: string, port?: number): NodeJS.ErrnoException {
+  const code = getSystemErrorName(status);
+  const where = address === undefined ? '' : ` ${address}:${port}`;
+  return Object.assign(new Error(`${syscall} ${code}${where}`), { code, errno: status, syscall, address, port });
+}
+
+export class MemberSocket extends EventEmitter {
+  destroyed = false;
+  connecting = true;
+  /** Bytes written but not yet handed to the kernel (queued before connect, or by libuv). */
+  writableLength = 0;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+
+  private readonly handle: TcpHandle;
+  private readonly reader: MemberSocketReader;
+  /** Writes made before the connection was up. */
+  private queued: (Buffer | string)[] | undefined = undefined;
+  private needDrain = false;
+  /** end() was called: shut our side once every write is out. */
+  private ending = false;
+  /** shutdown() was asked of libuv, and has completed. */
+  private shutSent = false;
+  private shutDone = false;
+  /** The member's FIN came. */
+  private readEnded = false;
+  private paused = false;
+  private reading = false;
+  private timeoutMs = 0;
+  private timer: NodeJS.Timeout | undefined = undefined;
+  private lastActive = 0;
+
+  constructor(host: string, port: number, reader: MemberSocketReader) {
+    super();
+    const b = B!;
+    this.remoteAddress = host;
+    this.remotePort = port;
+    this.reader = reader;
+    const h = new b.TCP(b.SOCKET);
+    this.handle = h;
+    h[kOwner] = this;
+    const req = new b.TCPConnectWrap();
+    req.oncomplete = afterConnect;
+    req.address = host;
+    req.port = port;
+    const err = net.isIPv6(host) ? h.connect6(req, host, port) : h.connect(req, host, port);
+    if (err !== 0) {
+      const e = uvError(err, 'connect', host, port);
+      process.nextTick(() => this.destroy(e));
+    }
+  }
+
+  /** The connect completed (status 0) or failed. */
+  connected(status: number): void {
+    if (this.destroyed) return;
+    if (status < 0) {
+      this.destroy(uvError(status, 'connect', this.remoteAddress, this.remotePort));
+      return;
+    }
+    this.connecting = false;
+    const h = this.handle;
+    h.onread = onHandleRead;
+    h.useUserBuffer(this.reader.first());
+    this.touch();
+    this.emit('connect');
+    if (this.destroyed) return;
+    const q = this.queued;
+    if (q !== undefined) {
+      this.queued = undefined;
+      for (const d of q) {
+        this.writableLength -= typeof d === 'string' ? Buffer.byteLength(d) : d.length;
+        if (!this.send(d)) break;
+      }
+      if (this.writableLength === 0) this.flushed();
+    } else if (this.ending) this.shutdown();
+    if (!this.paused && !this.destroyed) this.startReading();
+  }
+
+  // ----------------------------------------------------------------------------- reading
+
+  /** `n` bytes were read (n > 0), or the read ended (UV_EOF) or failed (n < 0). */
+  onRead(n: number): Buffer | undefined {
+    if (n > 0) {
+      this.touch();
+      return this.reader.read(this, n);
+    }
+    if (n === 0) return undefined;
+    if (n === B!.UV_EOF) {
+      this.stopReading();
+      this.readEnded = true;
+      this.emit('end');
+      if (this.shutDone && !this.destroyed) this.destroy();
+      return undefined;
+    }
+    this.destroy(uvError(n, 'read'));
+    return undefined;
+  }
+
+  pause(): this {
+    this.paused = true;
+    this.stopReading();
+    return this;
+  }
+
+  resume(): this {
+    this.paused = false;
+    if (!this.connecting && !this.destroyed) this.startReading();
+    return this;
+  }
+
+  private startReading(): void {
+    if (this.reading || this.readEnded) return;
+    this.reading = true;
+    const err = this.handle.readStart();
+    if (err !== 0) this.destroy(uvError(err, 'read'));
+  }
+
+  private stopReading(): void {
+    if (!this.reading) return;
+    this.reading = false;
+    if (!this.destroyed) this.handle.readStop();
+  }
+
+  // ----------------------------------------------------------------------------- writing
+
+  write(data: Buffer | Uint8Array | string): boolean {
+    if (this.destroyed || this.ending) return false;
+    const d = typeof data === 'string' || Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    if (this.connecting) {
+      (this.queued ??= []).push(d);
+      this.writableLength += typeof d === 'string' ? Buffer.byteLength(d) : d.length;
+      return this.belowHighWater();
+    }
+    return this.send(d) && this.belowHighWater();
+  }
+
+  /** Hand `d` to libuv; false when that failed (the socket is being destroyed). */
+  private send(d: Buffer | string): boolean {
+    const b = B!;
+    const req = new b.WriteWrap();
+    req.handle = this.handle;
+    req.oncomplete = afterWrite;
+    req.async = false;
+    req.owner = undefined;
+    const err = typeof d === 'string' ? this.handle.writeUtf8String(req, d) : this.handle.writeBuffer(req, d);
+    if (err !== 0) {
+      this.destroy(uvError(err, 'write'));
+      return false;
+    }
+    this.touch();
+    if (b.streamBaseState[b.kLastWriteWasAsync]) {
+      // libuv holds the bytes until the write completes: they stay referenced by the request.
+      const bytes = typeof d === 'string' ? Buffer.byteLength(d) : d.length;
+      req.buffer = d;
+      req.bytes = bytes;
+      req.owner = this;
+      req.async = true;
+      this.writableLength += bytes;
+    }
+    return true;
+  }
+
+  private belowHighWater(): boolean {
+    if (this.writableLength < HIGH_WATER) return true;
+    this.needDrain = true;
+    return false;
+  }
+
+  /** A queued write completed. */
+  writeDone(req: WriteReq, status: number): void {
+    this.writableLength -= req.bytes;
+    req.buffer = undefined;
+    if (this.destroyed) return;
+    if (status < 0) {
+      this.destroy(uvError(status, 'write'));
+      return;
+    }
+    if (this.writableLength === 0) this.flushed();
+  }
+
+  /** Every write is with the kernel. */
+  private flushed(): void {
+    if (this.ending) this.shutdown();
+    if (this.needDrain && !this.destroyed) {
+      this.needDrain = false;
+      this.emit('drain');
+    }
+  }
+
+  /** Shut our side once every write is out (as net.Socket's end()). */
+  end(data?: Buffer | string): this {
+    if (data !== undefined) this.write(data);
+    if (this.ending || this.destroyed) return this;
+    this.ending = true;
+    if (!this.connecting && this.writableLength === 0) this.shutdown();
+    return this;
+  }
+
+  private shutdown(): void {
+    if (this.destroyed || this.shutSent) return;
+    this.shutSent = true;
+    const req = new B!.ShutdownWrap();
+    req.handle = this.handle;
+    req.oncomplete = afterShutdown;
+    req.owner = this;
+    const err = this.handle.shutdown(req);
+    if (err !== 0) this.destroy(uvError(err, 'shutdown'));
+  }
+
+  shutdownDone(status: number): void {
+    if (this.destroyed) return;
+    if (status < 0) {
+      this.destroy(uvError(status, 'shutdown'));
+      return;
+    }
+    this.shutDone = true;
+    if (this.readEnded) this.destroy();
+  }
+
+  setNoDelay(on = true): this {
+    if (!this.destroyed) this.handle.setNoDelay(on);
+    return this;
+  }
+
+  // ----------------------------------------------------------------------------- timeout
+
+  /** 'timeout' after `ms` without reads or writes (0: none), as net.Socket's setTimeout. */
+  setTimeout(ms: number): this {
+    this.timeoutMs = ms;
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (ms > 0 && !this.destroyed) {
+      this.lastActive = Date.now();
+      this.arm(ms);
+    }
+    return this;
+  }
+
+  private arm(ms: number): void {
+    this.timer = setTimeout(onTimer, ms, this);
+    this.timer.unref();
+  }
+
+  private touch(): void {
+    if (this.timeoutMs === 0) return;
+    this.lastActive = Date.now();
+    if (this.timer === undefined) this.arm(this.timeoutMs);
+  }
+
+  timerFired(): void {
+    this.timer = undefined;
+    if (this.destroyed || this.timeoutMs === 0) return;
+    const left = this.lastActive + this.timeoutMs - Date.now();
+    if (left > 0) this.arm(left);
+    else this.emit('timeout');
+  }
+
+  // ----------------------------------------------------------------------------- closing
+
+  /** Close now ('error' with `err` first when given, then 'close'). */
+  destroy(err?: Error): this {
+    if (this.destroyed) return this;
+    this.close(err, false);
+    return this;
+  }
+
+  /** Close with a reset (SO_LINGER 0): no FIN, no TIME_WAIT on our side. */
+  resetAndDestroy(): this {
+    if (this.destroyed) return this;
+    this.close(undefined, !this.connecting);
+    return this;
+  }
+
+  private close(err: Error | undefined, reset: boolean): void {
+    this.destroyed = true;
+    this.reading = false;
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    this.queued = undefined;
+    const h = this.handle;
+    h.onread = ignoreRead;
+    const done = () => {
+      this.reader.closed();
+      if (err !== undefined) this.emit('error', err);
+      this.emit('close', err !== undefined);
+    };
+    if (reset) {
+      if (h.reset(done) === 0) return;
+    }
+    h.close(done);
+  }
+}
+
+function afterConnect(status: number, handle: TcpHandle): void {
+  handle[kOwner]!.connected(status);
+}
+
+function onHandleRead(this: TcpHandle): Buffer | undefined {
+  return this[kOwner]!.onRead(B!.streamBaseState[B!.kReadBytesOrError]!);
+}
+
+function afterWrite(this: WriteReq, status: number): void {
+  this.owner?.writeDone(this, status);
+}
+
+function afterShutdown(this: ShutdownReq, status: number): void {
+  this.owner?.shutdownDone(status);
+}
+
+function ignoreRead(): undefined {
+  return undefined;
+}
+
+function onTimer(s: MemberSocket): void {
+  s.timerFired();
+}
