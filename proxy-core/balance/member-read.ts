@@ -24,7 +24,7 @@
 
 import { Buffer } from 'node:buffer';
 import net from 'node:net';
-import { MemberSocket, memberSocketsAvailable, type MemberSocketReader } from './member-socket.ts';
+import { RawSocket, rawSocketsAvailable, type RawSocketReader } from '../runtime/raw-socket.ts';
 
 /** Receives the bytes of a member connection. */
 export interface MemberReader {
@@ -99,7 +99,7 @@ function onMemberRead(this: ReadSocket, n: number, buf: Buffer): boolean {
 }
 
 /** MemberSocket's view of a ReadState: the buffers to read into, and where read bytes go. */
-class RawReads implements MemberSocketReader {
+class RawReads implements RawSocketReader {
   private readonly st: ReadState;
   constructor(st: ReadState) {
     this.st = st;
@@ -107,7 +107,7 @@ class RawReads implements MemberSocketReader {
   first(): Buffer {
     return this.st.next();
   }
-  read(socket: MemberSocket, n: number): Buffer {
+  read(socket: RawSocket, n: number): Buffer {
     onMemberRead.call(socket as unknown as ReadSocket, n, this.st.buf!);
     return this.st.next();
   }
@@ -118,14 +118,14 @@ class RawReads implements MemberSocketReader {
 
 /**
  * Connect to a member; the socket's bytes go to the reader set with setReader(). An IP
- * address gets a MemberSocket (member-socket.ts: the TCP handle without net.Socket's
+ * address gets a RawSocket (runtime/raw-socket.ts: the TCP handle without net.Socket's
  * streams) where this Node has its bindings; anything else a net.Socket. Both behave alike
  * for the engines, which see a net.Socket.
  */
 export function connectMember(host: string, port: number): net.Socket {
   const st = new ReadState();
-  if (memberSocketsAvailable && net.isIP(host) !== 0) {
-    const m = new MemberSocket(host, port, new RawReads(st)) as unknown as ReadSocket;
+  if (rawSocketsAvailable && net.isIP(host) !== 0) {
+    const m = RawSocket.connect(host, port, new RawReads(st)) as unknown as ReadSocket;
     m[kRead] = st;
     return m;
   }

@@ -13,8 +13,10 @@
 //
 // Node's net.Server does not take `onread`, so the listening handle's accept callback
 // (`onconnection`, a long-standing internal of node:net; Node is pinned by package.json) is
-// replaced by ours, which builds the socket the way net.Server does plus `onread` (with the
-// options every listener here uses: half-open allowed, Nagle off).
+// replaced by ours. It wraps the accepted handle in a RawSocket (raw-socket.ts: the handle
+// without net.Socket's streams, the same interface for the engines; reads go to the same
+// shared buffer), or, on a Node without the bindings that needs, builds a net.Socket the way
+// net.Server does plus `onread`. Either way half-open is allowed and Nagle is off.
 // acceptWithOnread() says whether that was possible; when it was not (another Node), the
 // server's own 'connection' event serves, and setClientReader() falls back to a 'data'
 // listener: the engines work the same on sockets of either kind (tests also hand them plain
@@ -28,6 +30,7 @@
 import { Buffer } from 'node:buffer';
 import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
+import { RawSocket, rawSocketsAvailable, type RawSocketReader } from './raw-socket.ts';
 
 /** Receives the bytes of a client connection. */
 export interface ClientReader {
@@ -68,6 +71,22 @@ function onClientRead(this: ClientSocket, n: number, buf: Buffer): boolean {
   return st.earlyBytes < EARLY_MAX;
 }
 
+/** RawSocket's view of a client connection: every read into the shared buffer, then copied. */
+class ClientReads implements RawSocketReader {
+  private readonly st: ClientState;
+  constructor(st: ClientState) {
+    this.st = st;
+  }
+  first(): Buffer {
+    return shared;
+  }
+  read(socket: RawSocket, n: number): Buffer {
+    if (!onClientRead.call(socket as unknown as ClientSocket, n, shared)) socket.pause();
+    return shared;
+  }
+  closed(): void {}
+}
+
 /**
  * Make `server`'s accepted sockets read with `onread` (call once it listens); they allow
  * half-open and have Nagle off whatever options the server was made with. `onSocket`
@@ -91,6 +110,14 @@ export function acceptWithOnread(server: net.Server, onSocket: (socket: net.Sock
       return;
     }
     const st = new ClientState();
+    if (rawSocketsAvailable) {
+      // The handle itself, without net.Socket (raw-socket.ts); Nagle is off either way.
+      const raw = RawSocket.accepted(clientHandle, new ClientReads(st), local) as unknown as ClientSocket;
+      raw[kClient] = st;
+      if (!inheritsNoDelay) raw.setNoDelay(true);
+      onSocket(raw);
+      return;
+    }
     const socket = new net.Socket({
       handle: clientHandle,
       allowHalfOpen: true,

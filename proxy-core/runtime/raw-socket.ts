@@ -1,24 +1,26 @@
-// Member connections on libuv's TCP handle, without net.Socket.
+// Connections on libuv's TCP handle, without net.Socket.
 //
 // A net.Socket carries a Readable and a Writable: per write, the stream state machine, a
 // callback queue and a tick; per connection, a dozen objects and listeners. bench/raw-pipe.ts
 // measured what that costs against the same pipe on the bare handle: keep-alive 1.11-1.30x
-// HAProxy's CPU per request through net.Socket, 0.98-1.01x on the handle. Member connections
-// are ours from start to end, so they use the handle (the binding node:net itself is built
-// on, through process.binding; Node is pinned by package.json) behind the part of the
-// net.Socket interface the engines use: write() / end() / destroy() / resetAndDestroy(),
-// pause() / resume(), setNoDelay(), setTimeout(); 'connect', 'end', 'drain', 'timeout',
-// 'error' then 'close'; `destroyed`, `connecting`, `writableLength`. Semantics follow
-// net.Socket with allowHalfOpen: the member's FIN is 'end' and leaves our side open; once
-// both sides are shut the socket closes by itself.
+// HAProxy's CPU per request through net.Socket, 0.98-1.01x on the handle. The engines'
+// connections are ours from accept or connect to close, so they use the handle (the binding
+// node:net itself is built on, through process.binding; Node is pinned by package.json)
+// behind the part of the net.Socket interface the engines use: write() / end() / destroy() /
+// resetAndDestroy(), pause() / resume(), setNoDelay(), setTimeout(); 'connect', 'end',
+// 'drain', 'timeout', 'error' then 'close'; `destroyed`, `connecting`, `writable`,
+// `writableLength`, `readableEnded`, the addresses. Semantics follow net.Socket with
+// allowHalfOpen: the peer's FIN is 'end' and leaves our side open; once both sides are shut
+// the socket closes by itself.
 //
-// Reads go into the buffer the connection's reader (member-read.ts) hands out, and the
-// reader gets the bytes read, as with net.Socket's `onread`. Writes go straight to the
-// handle; libuv writes at once when it can, else it queues the bytes (still referenced by
-// the write request) and `write()` answers false past 16 KiB, with 'drain' when all went out.
+// Reads go into the buffer the connection's reader hands out, and the reader gets the bytes
+// read, as with net.Socket's `onread` (member-read.ts for members, client-read.ts for
+// clients). Writes go straight to the handle; libuv writes at once when it can, else it
+// queues the bytes (still referenced by the write request) and `write()` answers false past
+// 16 KiB, with 'drain' when all went out.
 //
-// `memberSocketsAvailable` is false on a Node without these bindings: member-read.ts then
-// uses net.connect.
+// `rawSocketsAvailable` is false on a Node without these bindings: the callers then use
+// net.Socket.
 
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
@@ -38,7 +40,14 @@ interface TcpHandle {
   shutdown(req: ShutdownReq): number;
   close(cb: () => void): void;
   reset(cb: () => void): number;
-  [kOwner]?: MemberSocket;
+  getpeername(out: AddressOut): number;
+  getsockname(out: AddressOut): number;
+  [kOwner]?: RawSocket;
+}
+interface AddressOut {
+  address?: string;
+  family?: string;
+  port?: number;
 }
 interface ConnectReq {
   oncomplete: (status: number, handle: TcpHandle) => void;
@@ -51,12 +60,12 @@ interface WriteReq {
   async: boolean;
   bytes: number;
   buffer: Buffer | string | undefined;
-  owner: MemberSocket | undefined;
+  owner: RawSocket | undefined;
 }
 interface ShutdownReq {
   handle: TcpHandle;
   oncomplete: (this: ShutdownReq, status: number) => void;
-  owner: MemberSocket | undefined;
+  owner: RawSocket | undefined;
 }
 interface Bindings {
   TCP: new (type: number) => TcpHandle;
@@ -70,7 +79,7 @@ interface Bindings {
   UV_EOF: number;
 }
 
-const kOwner = Symbol('amphora.member');
+const kOwner = Symbol('amphora.raw');
 
 function loadBindings(): Bindings | undefined {
   try {
@@ -96,18 +105,18 @@ function loadBindings(): Bindings | undefined {
 
 const B = loadBindings();
 
-/** True when this Node has the bindings MemberSocket runs on. */
-export const memberSocketsAvailable = B !== undefined;
+/** True when this Node has the bindings RawSocket runs on. */
+export const rawSocketsAvailable = B !== undefined;
 
 /** net.Socket's default writableHighWaterMark: write() answers false past this many queued bytes. */
 const HIGH_WATER = 16 * 1024;
 
 /** Where a connection's read bytes go, and which buffer the next read fills. */
-export interface MemberSocketReader {
+export interface RawSocketReader {
   /** The buffer of the first read. */
   first(): Buffer;
   /** `n` bytes were read into the current buffer; answers the buffer of the next read. */
-  read(socket: MemberSocket, n: number): Buffer;
+  read(socket: RawSocket, n: number): Buffer;
   /** The connection closed. */
   closed(): void;
 }
@@ -118,16 +127,16 @@ function uvError(status: number, syscall: string, address?: string, port?: numbe
   return Object.assign(new Error(`${syscall} ${code}${where}`), { code, errno: status, syscall, address, port });
 }
 
-export class MemberSocket extends EventEmitter {
+export class RawSocket extends EventEmitter {
   destroyed = false;
-  connecting = true;
+  connecting: boolean;
+  /** Bytes read so far. */
+  bytesRead = 0;
   /** Bytes written but not yet handed to the kernel (queued before connect, or by libuv). */
   writableLength = 0;
-  readonly remoteAddress: string;
-  readonly remotePort: number;
 
   private readonly handle: TcpHandle;
-  private readonly reader: MemberSocketReader;
+  private readonly reader: RawSocketReader;
   /** Writes made before the connection was up. */
   private queued: (Buffer | string)[] | undefined = undefined;
   private needDrain = false;
@@ -144,31 +153,99 @@ export class MemberSocket extends EventEmitter {
   private timer: NodeJS.Timeout | undefined = undefined;
   private lastActive = 0;
 
-  constructor(host: string, port: number, reader: MemberSocketReader) {
-    super();
+  /** Connect to `host` (an IP address) and `port`. */
+  static connect(host: string, port: number, reader: RawSocketReader): RawSocket {
     const b = B!;
-    this.remoteAddress = host;
-    this.remotePort = port;
-    this.reader = reader;
-    const h = new b.TCP(b.SOCKET);
-    this.handle = h;
-    h[kOwner] = this;
+    const s = new RawSocket(new b.TCP(b.SOCKET), reader, true);
+    s.peer = { address: host, family: net.isIPv6(host) ? 'IPv6' : 'IPv4', port };
     const req = new b.TCPConnectWrap();
     req.oncomplete = afterConnect;
     req.address = host;
     req.port = port;
-    const err = net.isIPv6(host) ? h.connect6(req, host, port) : h.connect(req, host, port);
+    const err = net.isIPv6(host) ? s.handle.connect6(req, host, port) : s.handle.connect(req, host, port);
     if (err !== 0) {
       const e = uvError(err, 'connect', host, port);
-      process.nextTick(() => this.destroy(e));
+      process.nextTick(() => s.destroy(e));
     }
+    return s;
+  }
+
+  /**
+   * An accepted connection, `handle` as the listening handle's accept callback gives it;
+   * reading starts at once. `local`: the listener's own address when it is not a wildcard
+   * (no getsockname() then).
+   */
+  static accepted(handle: unknown, reader: RawSocketReader, local?: AddressOut): RawSocket {
+    const s = new RawSocket(handle as TcpHandle, reader, false);
+    s.local = local;
+    s.handle.onread = onHandleRead;
+    s.handle.useUserBuffer(reader.first());
+    s.startReading();
+    return s;
+  }
+
+  private constructor(handle: TcpHandle, reader: RawSocketReader, connecting: boolean) {
+    super();
+    this.handle = handle;
+    this.reader = reader;
+    this.connecting = connecting;
+    handle[kOwner] = this;
+  }
+
+  // ----------------------------------------------------------------------------- addresses
+
+  private peer: AddressOut | undefined = undefined;
+  private local: AddressOut | undefined = undefined;
+
+  private peerName(): AddressOut {
+    if (this.peer === undefined) {
+      const out: AddressOut = {};
+      this.peer = this.destroyed || this.handle.getpeername(out) !== 0 ? {} : out;
+    }
+    return this.peer;
+  }
+
+  private localName(): AddressOut {
+    if (this.local === undefined) {
+      const out: AddressOut = {};
+      this.local = this.destroyed || this.handle.getsockname(out) !== 0 ? {} : out;
+    }
+    return this.local;
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.peerName().address;
+  }
+  get remotePort(): number | undefined {
+    return this.peerName().port;
+  }
+  get remoteFamily(): string | undefined {
+    return this.peerName().family;
+  }
+  get localAddress(): string | undefined {
+    return this.localName().address;
+  }
+  get localPort(): number | undefined {
+    return this.localName().port;
+  }
+
+  /** Always half-open, as the engines ask (kept for their `allowHalfOpen = true`). */
+  allowHalfOpen = true;
+
+  get writable(): boolean {
+    return !this.destroyed && !this.ending;
+  }
+
+  /** The peer's FIN came ('end' was emitted). */
+  get readableEnded(): boolean {
+    return this.readEnded;
   }
 
   /** The connect completed (status 0) or failed. */
   connected(status: number): void {
     if (this.destroyed) return;
     if (status < 0) {
-      this.destroy(uvError(status, 'connect', this.remoteAddress, this.remotePort));
+      this.destroy(uvError(status, 'connect', this.peer?.address, this.peer?.port));
       return;
     }
     this.connecting = false;
@@ -195,6 +272,7 @@ export class MemberSocket extends EventEmitter {
   /** `n` bytes were read (n > 0), or the read ended (UV_EOF) or failed (n < 0). */
   onRead(n: number): Buffer | undefined {
     if (n > 0) {
+      this.bytesRead += n;
       this.touch();
       return this.reader.read(this, n);
     }
@@ -214,6 +292,10 @@ export class MemberSocket extends EventEmitter {
     this.paused = true;
     this.stopReading();
     return this;
+  }
+
+  isPaused(): boolean {
+    return this.paused;
   }
 
   resume(): this {
@@ -429,6 +511,6 @@ function ignoreRead(): undefined {
   return undefined;
 }
 
-function onTimer(s: MemberSocket): void {
+function onTimer(s: RawSocket): void {
   s.timerFired();
 }
