@@ -19,8 +19,8 @@
 // queues the bytes (still referenced by the write request) and `write()` answers false past
 // 16 KiB, with 'drain' when all went out.
 //
-// `rawSocketsAvailable` is false on a Node without these bindings: the callers then use
-// net.Socket.
+// `rawSocketsAvailable` is false on a Node without these bindings, or with
+// AMPHORA_TS_NET_SOCKETS=1 in the environment: the callers then use net.Socket.
 
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
@@ -103,9 +103,11 @@ function loadBindings(): Bindings | undefined {
   }
 }
 
-const B = loadBindings();
+/** AMPHORA_TS_NET_SOCKETS=1 keeps every connection on net.Socket (the way back, should the
+ *  handle path misbehave on some Node). */
+const B = process.env.AMPHORA_TS_NET_SOCKETS === '1' ? undefined : loadBindings();
 
-/** True when this Node has the bindings RawSocket runs on. */
+/** True when connections use RawSocket: this Node has its bindings and nothing said no. */
 export const rawSocketsAvailable = B !== undefined;
 
 /** net.Socket's default writableHighWaterMark: write() answers false past this many queued bytes. */

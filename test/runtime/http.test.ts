@@ -52,10 +52,15 @@ function httpLoad(port: number, opts: { keepAlive: number; fresh: number }) {
 const cfg = (port: number, ms: MemberLine[], nbthread = 2) => proxyConfig({ port, nbthread, mode: 'http', members: ms });
 
 describe('mode http', () => {
-  it('reloads under keep-alive and new-connection load fail no request; every answer is 200 and the last config takes effect', async () => {
+  // Connections run on RawSocket (raw-socket.ts) unless AMPHORA_TS_NET_SOCKETS=1 keeps them
+  // on net.Socket: both ways serve the same.
+  it.each([
+    ['on the TCP handle', {}],
+    ['on net.Socket (AMPHORA_TS_NET_SOCKETS=1)', { AMPHORA_TS_NET_SOCKETS: '1' }],
+  ])('reloads under keep-alive and new-connection load fail no request; every answer is 200 and the last config takes effect (%s)', async (_how, env) => {
     const [a, b] = [await member('a'), await member('b')];
     const port = await freePort();
-    const proxy = await startProxy(cfg(port, [a]));
+    const proxy = await startProxy(cfg(port, [a]), { env });
     const load = httpLoad(port, { keepAlive: 2, fresh: 2 });
     await sleep(300);
     expect(await proxy.reload(cfg(port, [a, b]))).toBe('reloaded');
