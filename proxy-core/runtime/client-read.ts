@@ -112,9 +112,9 @@ export function acceptWithOnread(server: net.Server, onSocket: (socket: net.Sock
     const st = new ClientState();
     if (rawSocketsAvailable) {
       // The handle itself, without net.Socket (raw-socket.ts); Nagle is off either way.
-      const raw = RawSocket.accepted(clientHandle, new ClientReads(st), local) as unknown as ClientSocket;
+      const raw = RawSocket.accepted(clientHandle, new ClientReads(st), local, inheritsNoDelay) as unknown as ClientSocket;
       raw[kClient] = st;
-      if (!inheritsNoDelay) raw.setNoDelay(true);
+      raw.setNoDelay(true);
       onSocket(raw);
       return;
     }

@@ -151,6 +151,7 @@ export class RawSocket extends EventEmitter {
   private readEnded = false;
   private paused = false;
   private reading = false;
+  private noDelay = false;
   private timeoutMs = 0;
   private timer: NodeJS.Timeout | undefined = undefined;
   private lastActive = 0;
@@ -175,11 +176,12 @@ export class RawSocket extends EventEmitter {
   /**
    * An accepted connection, `handle` as the listening handle's accept callback gives it;
    * reading starts at once. `local`: the listener's own address when it is not a wildcard
-   * (no getsockname() then).
+   * (no getsockname() then). `noDelay`: Nagle is off already (inherited from the listener).
    */
-  static accepted(handle: unknown, reader: RawSocketReader, local?: AddressOut): RawSocket {
+  static accepted(handle: unknown, reader: RawSocketReader, local: AddressOut | undefined, noDelay: boolean): RawSocket {
     const s = new RawSocket(handle as TcpHandle, reader, false);
     s.local = local;
+    s.noDelay = noDelay;
     s.handle.onread = onHandleRead;
     s.handle.useUserBuffer(reader.first());
     s.startReading();
@@ -415,8 +417,12 @@ export class RawSocket extends EventEmitter {
     if (this.readEnded) this.destroy();
   }
 
+  /** Nagle off (true) or on; a system call only when that changes it. */
   setNoDelay(on = true): this {
-    if (!this.destroyed) this.handle.setNoDelay(on);
+    if (on !== this.noDelay && !this.destroyed) {
+      this.noDelay = on;
+      this.handle.setNoDelay(on);
+    }
     return this;
   }
 
