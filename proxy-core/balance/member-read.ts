@@ -3,8 +3,9 @@
 // A socket read the usual way allocates a 64 KiB buffer per read, wraps it in a Buffer,
 // pushes it through the Readable machinery and emits 'data'; at hundreds of MiB/s that
 // garbage is most of the CPU and memory a large response costs. Member connections are
-// opened with Node's `onread` option instead: the kernel reads into a buffer of the
-// connection, and its reader is called with a view of the bytes, nothing else allocated.
+// RawSockets (runtime/raw-socket.ts; net.Socket with Node's `onread` option where that is not
+// available) instead: the kernel reads into a buffer of the connection, and its reader is
+// called with a view of the bytes, nothing else allocated.
 //
 // The bytes stay valid until the next read of the same connection. A reader that still
 // references them when it returns (a write queued on the client socket, a partial head kept
@@ -98,7 +99,7 @@ function onMemberRead(this: ReadSocket, n: number, buf: Buffer): boolean {
   return true;
 }
 
-/** MemberSocket's view of a ReadState: the buffers to read into, and where read bytes go. */
+/** RawSocket's view of a ReadState: the buffers to read into, and where read bytes go. */
 class RawReads implements RawSocketReader {
   private readonly st: ReadState;
   constructor(st: ReadState) {

@@ -71,21 +71,15 @@ function onClientRead(this: ClientSocket, n: number, buf: Buffer): boolean {
   return st.earlyBytes < EARLY_MAX;
 }
 
-/** RawSocket's view of a client connection: every read into the shared buffer, then copied. */
-class ClientReads implements RawSocketReader {
-  private readonly st: ClientState;
-  constructor(st: ClientState) {
-    this.st = st;
-  }
-  first(): Buffer {
-    return shared;
-  }
+/** RawSocket's view of every client connection: each read into the shared buffer, then copied. */
+const clientReads: RawSocketReader = {
+  first: () => shared,
   read(socket: RawSocket, n: number): Buffer {
     if (!onClientRead.call(socket as unknown as ClientSocket, n, shared)) socket.pause();
     return shared;
-  }
-  closed(): void {}
-}
+  },
+  closed() {},
+};
 
 /**
  * Make `server`'s accepted sockets read with `onread` (call once it listens); they allow
@@ -112,7 +106,7 @@ export function acceptWithOnread(server: net.Server, onSocket: (socket: net.Sock
     const st = new ClientState();
     if (rawSocketsAvailable) {
       // The handle itself, without net.Socket (raw-socket.ts); Nagle is off either way.
-      const raw = RawSocket.accepted(clientHandle, new ClientReads(st), local, inheritsNoDelay) as unknown as ClientSocket;
+      const raw = RawSocket.accepted(clientHandle, clientReads, local, inheritsNoDelay) as unknown as ClientSocket;
       raw[kClient] = st;
       raw.setNoDelay(true);
       onSocket(raw);

@@ -129,11 +129,14 @@ function uvError(status: number, syscall: string, address?: string, port?: numbe
   return Object.assign(new Error(`${syscall} ${code}${where}`), { code, errno: status, syscall, address, port });
 }
 
+/** One TCP connection on its libuv handle (see the top of this file). */
 export class RawSocket extends EventEmitter {
   destroyed = false;
   connecting: boolean;
   /** Bytes read so far. */
   bytesRead = 0;
+  /** Always half-open, as the engines ask (kept for their `allowHalfOpen = true`). */
+  allowHalfOpen = true;
   /** Bytes written but not yet handed to the kernel (queued before connect, or by libuv). */
   writableLength = 0;
 
@@ -144,10 +147,11 @@ export class RawSocket extends EventEmitter {
   private needDrain = false;
   /** end() was called: shut our side once every write is out. */
   private ending = false;
-  /** shutdown() was asked of libuv, and has completed. */
+  /** shutdown() was asked of libuv. */
   private shutSent = false;
+  /** ... and has completed: our FIN is out. */
   private shutDone = false;
-  /** The member's FIN came. */
+  /** The peer's FIN came. */
   private readEnded = false;
   private paused = false;
   private reading = false;
@@ -155,6 +159,9 @@ export class RawSocket extends EventEmitter {
   private timeoutMs = 0;
   private timer: NodeJS.Timeout | undefined = undefined;
   private lastActive = 0;
+  /** The addresses, once known (getpeername / getsockname at most once each). */
+  private peer: AddressOut | undefined = undefined;
+  private local: AddressOut | undefined = undefined;
 
   /** Connect to `host` (an IP address) and `port`. */
   static connect(host: string, port: number, reader: RawSocketReader): RawSocket {
@@ -198,9 +205,6 @@ export class RawSocket extends EventEmitter {
 
   // ----------------------------------------------------------------------------- addresses
 
-  private peer: AddressOut | undefined = undefined;
-  private local: AddressOut | undefined = undefined;
-
   private peerName(): AddressOut {
     if (this.peer === undefined) {
       const out: AddressOut = {};
@@ -232,9 +236,6 @@ export class RawSocket extends EventEmitter {
   get localPort(): number | undefined {
     return this.localName().port;
   }
-
-  /** Always half-open, as the engines ask (kept for their `allowHalfOpen = true`). */
-  allowHalfOpen = true;
 
   get writable(): boolean {
     return !this.destroyed && !this.ending;
