@@ -51,6 +51,8 @@ const engineCpus = pin ? range(0, nbthread - 1) : undefined;
 const loadCpus = pin ? range(nbthread, ncpu - 1) : undefined;
 
 interface Figures {
+  /** Socket errors and non-2xx/3xx answers: a build that fails requests is not comparable. */
+  errors: number;
   cpuMsPer10k: number;
   sysMsPer10k: number;
   p99Ms: number;
@@ -72,7 +74,9 @@ async function measure(e: Engine): Promise<Figures> {
   const after = cpuSeconds(e.proc.pid);
   if (w.requests === 0) throw new Error(`${e.configPath}: no requests served`);
   await sleep(500);
+  const se = w.socketErrors;
   return {
+    errors: se.connect + se.read + se.write + se.timeout + w.non2xx3xx,
     cpuMsPer10k: ((after.total - before.total) * 1e7) / w.requests,
     sysMsPer10k: ((after.sys - before.sys) * 1e7) / w.requests,
     p99Ms: w.p99Ms,
@@ -105,7 +109,7 @@ try {
       const f = await measure(engines[label]);
       runs[label].push(f);
       process.stdout.write(
-        `  ${label}  CPU ${f.cpuMsPer10k.toFixed(0)} ms/10k (sys ${f.sysMsPer10k.toFixed(0)})  p99 ${f.p99Ms.toFixed(2)} ms  ${f.requestsPerS.toFixed(0)} req/s\n`,
+        `  ${label}  CPU ${f.cpuMsPer10k.toFixed(0)} ms/10k (sys ${f.sysMsPer10k.toFixed(0)})  p99 ${f.p99Ms.toFixed(2)} ms  ${f.requestsPerS.toFixed(0)} req/s${f.errors ? `  ERRORS ${f.errors}` : ''}\n`,
       );
     }
   }
@@ -119,6 +123,8 @@ try {
     const b = median(runs.B.map((f) => f[metric]));
     process.stdout.write(`${label.padEnd(18)} A ${a.toFixed(metric === 'p99Ms' ? 2 : 0).padStart(8)}  B ${b.toFixed(metric === 'p99Ms' ? 2 : 0).padStart(8)}  B/A ${(b / a).toFixed(3)}\n`);
   }
+  const errors = (l: 'A' | 'B') => runs[l].reduce((n, f) => n + f.errors, 0);
+  if (errors('A') || errors('B')) process.stdout.write(`errors (socket + non-2xx/3xx): A ${errors('A')}, B ${errors('B')}\n`);
 } finally {
   await stopAll();
   rmSync(dir, { recursive: true, force: true });
