@@ -23,7 +23,6 @@
 // AMPHORA_TS_NET_SOCKETS=1 in the environment: the callers then use net.Socket.
 
 import { EventEmitter } from 'node:events';
-import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
 
 interface TcpHandle {
@@ -163,16 +162,17 @@ export class RawSocket extends EventEmitter {
   private peer: AddressOut | undefined = undefined;
   private local: AddressOut | undefined = undefined;
 
-  /** Connect to `host` (an IP address) and `port`. */
+  /** Connect to `host` (an IP address: IPv6 iff it has a colon) and `port`. */
   static connect(host: string, port: number, reader: RawSocketReader): RawSocket {
     const b = B!;
     const s = new RawSocket(new b.TCP(b.SOCKET), reader, true);
-    s.peer = { address: host, family: net.isIPv6(host) ? 'IPv6' : 'IPv4', port };
+    const v6 = host.includes(':');
+    s.peer = { address: host, family: v6 ? 'IPv6' : 'IPv4', port };
     const req = new b.TCPConnectWrap();
     req.oncomplete = afterConnect;
     req.address = host;
     req.port = port;
-    const err = net.isIPv6(host) ? s.handle.connect6(req, host, port) : s.handle.connect(req, host, port);
+    const err = v6 ? s.handle.connect6(req, host, port) : s.handle.connect(req, host, port);
     if (err !== 0) {
       const e = uvError(err, 'connect', host, port);
       process.nextTick(() => s.destroy(e));

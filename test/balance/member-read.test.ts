@@ -230,6 +230,17 @@ describe('member connections', () => {
     expect(t.destroyed).toBe(false);
   });
 
+  it('an IPv6 member address connects over IPv6', async () => {
+    const srv = net.createServer((sock) => sock.end(`hello ${sock.remoteAddress}`));
+    cleanups.push(() => srv.close());
+    await new Promise<void>((r) => srv.listen(0, '::1', r));
+    const s = connectMember('::1', (srv.address() as net.AddressInfo).port);
+    cleanups.push(() => s.destroy());
+    const { copies } = await collect(s, false);
+    expect(Buffer.concat(copies).toString()).toBe('hello ::1');
+    expect(s.remoteAddress).toBe('::1');
+  });
+
   it('a member named by host name gets a plain net.Socket that reads the same way', async () => {
     const parts = [part('h', 700), part('i', 700)];
     const s = connectMember('localhost', await sender(parts, { waitForAck: true }));
