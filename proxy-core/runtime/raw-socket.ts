@@ -142,7 +142,7 @@ export class RawSocket extends EventEmitter {
   private readonly handle: TcpHandle;
   private readonly reader: RawSocketReader;
   /** Writes made before the connection was up. */
-  private queued: (Buffer | string)[] | undefined = undefined;
+  private queued: Buffer[] | undefined = undefined;
   private needDrain = false;
   /** end() was called: shut our side once every write is out. */
   private ending = false;
@@ -261,14 +261,15 @@ export class RawSocket extends EventEmitter {
     this.emit('connect');
     if (this.destroyed) return;
     const q = this.queued;
+    this.queued = undefined;
     if (q !== undefined) {
-      this.queued = undefined;
       for (const d of q) {
-        this.writableLength -= typeof d === 'string' ? Buffer.byteLength(d) : d.length;
+        this.writableLength -= d.length;
         if (!this.send(d)) break;
       }
-      if (this.writableLength === 0) this.flushed();
-    } else if (this.ending) this.shutdown();
+    }
+    // Nothing left with libuv: a pending end() shuts our side, a waiting writer gets 'drain'.
+    if (this.writableLength === 0) this.flushed();
     if (!this.paused && !this.destroyed) this.startReading();
   }
 
@@ -328,8 +329,9 @@ export class RawSocket extends EventEmitter {
     if (this.destroyed || this.ending) return false;
     const d = typeof data === 'string' || Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     if (this.connecting) {
-      (this.queued ??= []).push(d);
-      this.writableLength += typeof d === 'string' ? Buffer.byteLength(d) : d.length;
+      const b = typeof d === 'string' ? Buffer.from(d) : d;
+      (this.queued ??= []).push(b);
+      this.writableLength += b.length;
       return this.belowHighWater();
     }
     return this.send(d) && this.belowHighWater();
