@@ -12,7 +12,8 @@
 // checkout's Node. Flags: --scenario
 // keepalive|newconn|large|tcp (default keepalive), --pairs N (default 6), --duration S
 // (default 6), --connections C (default 50), --nbthread N (default 1). Pinning as in run.ts:
-// both engines on CPUs 0..nbthread-1, wrk and nginx on the others.
+// both engines on CPUs 0..nbthread-1, wrk and nginx on the others. --a-node-args / --b-node-args
+// "…": Node options for one side only (the same build twice with and without a V8 flag).
 
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -32,6 +33,8 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '6' },
     connections: { type: 'string', default: '50' },
     nbthread: { type: 'string', default: '1' },
+    'a-node-args': { type: 'string', default: '' },
+    'b-node-args': { type: 'string', default: '' },
   },
 });
 if (!values.a || !values.b) {
@@ -95,12 +98,13 @@ await ensureBuilt(resolve(values.b));
 const dir = mkdtempSync(join(tmpdir(), 'amphora-ab-'));
 try {
   const members = await startMembers(join(dir, 'members'), '/usr/sbin/nginx', loadCpus);
-  const start = async (label: string, repo: string) => {
+  const start = async (label: string, repo: string, nodeArgs: string) => {
     const d = join(dir, label);
     mkdirSync(d);
-    return startEngine('proxy-core', { dir: d, memberPorts: members.ports, nbthread, haproxy: '', haproxyArgs: [], nodeArgs: [], cpus: engineCpus, repo: resolve(repo) });
+    const args = nodeArgs.split(/\s+/).filter(Boolean);
+    return startEngine('proxy-core', { dir: d, memberPorts: members.ports, nbthread, haproxy: '', haproxyArgs: [], nodeArgs: args, cpus: engineCpus, repo: resolve(repo) });
   };
-  const engines = { A: await start('a', values.a), B: await start('b', values.b) };
+  const engines = { A: await start('a', values.a, values['a-node-args']), B: await start('b', values.b, values['b-node-args']) };
   process.stdout.write(`ab: ${scenario}, ${pairs} pairs × ${durationS} s, wrk -c${connections}; A = ${values.a}, B = ${values.b}\n`);
   for (const e of Object.values(engines)) await measure(e); // warm-up
   const runs: Record<'A' | 'B', Figures[]> = { A: [], B: [] };

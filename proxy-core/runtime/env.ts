@@ -1,5 +1,5 @@
 // What a worker thread hands to the protocol engines (l4/tcp.ts, l7/http1.ts) for every
-// client connection. Owned by worker.ts; the engines only read it and call track().
+// client connection. Owned by data-plane.ts; the engines only read it and call track().
 
 import type net from 'node:net';
 import type { Plan } from '../compile/plan.ts';

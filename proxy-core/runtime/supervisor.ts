@@ -1,11 +1,13 @@
 // The supervisor: proxy-core's main thread. It owns everything that exists once per process
 // — the config and its generations, the worker threads, health checks, stats sockets, the
-// pid file, the process identity — and never touches client traffic.
+// pid file, the process identity. Client traffic is the data planes' (data-plane.ts): one
+// per worker thread, or, with `nbthread 1`, one on this thread beside the supervisor
+// (inline.ts: a second isolate would cost 20 MB for nothing).
 //
 // A generation is one loaded config: its counters buffer (counters.ts), the plan compiled
 // here with init=true (server states and weights written once, in the shared gauges), the
 // health checker working on that plan. Workers receive the model and the buffer, compile
-// the same plan, and serve it (worker.ts).
+// the same plan, and serve it (data-plane.ts).
 //
 //   start   load → compile → spawn nbthread workers → every bind open (a bind failure is
 //           fatal) → stats sockets → switch user/group → health checks → pid file.
@@ -33,6 +35,7 @@ import { RateSampler } from '../stats/rates.ts';
 import { StatsServer } from '../stats/socket.ts';
 import { answerCommand } from './commands.ts';
 import { compactHeap } from './compact.ts';
+import { InlinePlane } from './inline.ts';
 import { allocateCounters, Counters, G, GAUGES_PER_SLOT } from './counters.ts';
 import { maxconnWarning } from './limits.ts';
 import * as log from './log.ts';
@@ -52,6 +55,16 @@ const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './
  * per request (scavenges get more frequent and cheaper).
  */
 const WORKER_YOUNG_GENERATION_MB = 8;
+
+/** A data plane's thread, or the main thread's own plane (inline.ts), as the supervisor sees it. */
+interface PlaneThread {
+  postMessage(msg: ToWorker): void;
+  terminate(): Promise<number>;
+  on(event: 'message', listener: (msg: FromWorker) => void): unknown;
+  on(event: 'error', listener: (err: unknown) => void): unknown;
+  on(event: 'exit', listener: (code: number) => void): unknown;
+  once(event: 'exit', listener: (code: number) => void): unknown;
+}
 
 /** A hard stop waits this long for workers to close before terminating them. */
 const STOP_GRACE_MS = 2_000;
@@ -93,7 +106,7 @@ type Applied = { ok: true; bindErrors: BindError[] } | { ok: false; reason: stri
 
 interface WorkerSlot {
   index: number;
-  worker: Worker | undefined;
+  worker: PlaneThread | undefined;
   /** Last generation this worker reported applied. */
   generation: number;
   startedAt: number;
@@ -112,7 +125,7 @@ export class Supervisor {
   #current: Generation | undefined;
   #slots: WorkerSlot[] = [];
   /** Workers left over after nbthread shrank: draining, not replaced. */
-  readonly #retired = new Set<Worker>();
+  readonly #retired = new Set<PlaneThread>();
   readonly #stats = new Map<string, StatsServer>();
   #pidFile: string | undefined;
   #privileges: Privileges | undefined;
@@ -205,7 +218,8 @@ export class Supervisor {
       throw err instanceof StartError ? err : new StartError(log.errorText(err));
     }
     this.#started = true;
-    log.notice(`serving generation 1 with ${gen.nbthread} worker thread(s) from ${this.#opts.files.join(', ')}`);
+    const threads = gen.nbthread === 1 ? 'on the main thread' : `with ${gen.nbthread} worker threads`;
+    log.notice(`serving generation 1 ${threads} from ${this.#opts.files.join(', ')}`);
     // Start-up garbage out (compact.ts); the workers did theirs before opening their binds.
     compactHeap();
     if (this.#stopping) {
@@ -369,11 +383,17 @@ export class Supervisor {
       verbose: this.#opts.verbose,
       hardStopAfter: this.#opts.hardStopAfter,
     };
-    const worker = new Worker(WORKER_URL, {
-      workerData: data,
-      name: `proxy-core worker ${slot.index}`,
-      resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
-    });
+    // One thread in all: worker 0 is the main thread's own plane. A slot keeps what it was
+    // spawned as across reloads (nbthread 1 → 3 adds workers 1 and 2 beside it; replacing a
+    // plane would close its listening sockets and reset what waits in their accept queues).
+    const worker: PlaneThread =
+      slot.index === 0 && gen.nbthread === 1
+        ? new InlinePlane(data)
+        : new Worker(WORKER_URL, {
+            workerData: data,
+            name: `proxy-core worker ${slot.index}`,
+            resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
+          });
     slot.worker = worker;
     slot.startedAt = Date.now();
     slot.lastError = undefined;
@@ -394,7 +414,7 @@ export class Supervisor {
     });
   }
 
-  #onMessage(slot: WorkerSlot, worker: Worker, msg: FromWorker): void {
+  #onMessage(slot: WorkerSlot, worker: PlaneThread, msg: FromWorker): void {
     if (slot.worker !== worker) return;
     const waiter = slot.waiters.get(msg.generation);
     slot.waiters.delete(msg.generation);
@@ -407,7 +427,7 @@ export class Supervisor {
     }
   }
 
-  #onExit(slot: WorkerSlot, worker: Worker, code: number): void {
+  #onExit(slot: WorkerSlot, worker: PlaneThread, code: number): void {
     if (this.#retired.delete(worker)) {
       this.#exitIfIdle();
       return;
@@ -497,6 +517,7 @@ export class Supervisor {
     const slot = this.#slots[Number(words[2] ?? 0)];
     const worker = slot?.worker;
     if (!slot || !worker) return Promise.resolve(`no running worker ${words[2]}\n`);
+    if (worker instanceof InlinePlane) return Promise.resolve(`worker ${slot.index} is the main thread (nbthread 1): nothing to crash\n`);
     return new Promise((resolve) => {
       worker.once('exit', () => resolve(`worker ${slot.index} exited\n`));
       worker.postMessage({ type: 'crash' } satisfies ToWorker);
@@ -507,7 +528,7 @@ export class Supervisor {
 
   async #shutdown(how: 'soft' | 'hard'): Promise<void> {
     this.#stopping = how;
-    const workers = [...this.#slots.map((s) => s.worker), ...this.#retired].filter((w): w is Worker => !!w);
+    const workers = [...this.#slots.map((s) => s.worker), ...this.#retired].filter((w): w is PlaneThread => !!w);
     for (const slot of this.#slots) clearTimeout(slot.restartTimer);
     for (const w of workers) w.postMessage({ type: how === 'soft' ? 'soft-stop' : 'stop' } satisfies ToWorker);
     const hardStopAfter = this.#current?.config.global.hardStopAfter ?? this.#opts.hardStopAfter;

@@ -1,6 +1,7 @@
 // Worker threads: nbthread workers share the binds (SO_REUSEPORT); a worker that dies is
-// replaced while the others keep serving.
+// replaced while the others keep serving. nbthread 1 serves on the main thread.
 
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tcpExchange } from '../helpers/clients.ts';
@@ -53,7 +54,7 @@ describe('worker threads', () => {
     member = await startTcpMember('m1');
     const port = await freePort();
     let sock = '';
-    const proxy = await startProxy((dir) => proxyConfig({ port, nbthread: 1, members: [member!], statsSocket: (sock = join(dir, 'lb.sock')) }), {
+    const proxy = await startProxy((dir) => proxyConfig({ port, nbthread: 2, members: [member!], statsSocket: (sock = join(dir, 'lb.sock')) }), {
       env: { AMPHORA_TS_TEST_HOOKS: '1' },
     });
     for (let i = 0; i < 3; i++) {
@@ -63,5 +64,22 @@ describe('worker threads', () => {
     await proxy.waitForStderr(/replacing it in \d+ ms/);
     await proxy.waitForStderr(/(worker 0 replaced[^]*){3}/);
     expect(await tcpExchange(port, 'alive\n')).toBe('m1:alive\n');
+  });
+
+  it('nbthread 1 serves on the main thread: there is no worker thread to crash (stop.test.ts soft-stops it)', async () => {
+    member = await startTcpMember('m1');
+    const port = await freePort();
+    let sock = '';
+    const proxy = await startProxy((dir) => proxyConfig({ port, nbthread: 1, members: [member!], statsSocket: (sock = join(dir, 'lb.sock')) }), {
+      env: { AMPHORA_TS_TEST_HOOKS: '1' },
+    });
+    expect(proxy.stderr).toMatch(/serving generation 1 on the main thread/);
+    expect(await statsCommand(sock, 'test crash-worker 0')).toMatch(/^worker 0 is the main thread \(nbthread 1\): nothing to crash\n/);
+    expect(await tcpExchange(port, 'alive\n')).toBe('m1:alive\n');
+    expect(await statsCommand(sock, 'show info')).toMatch(/^Nbthread: 1$/m);
+    // The command re-executed itself in place (same pid, the pid file names it) with the main
+    // thread's young generation capped (bin/proxy-core.js).
+    const argv = readFileSync(`/proc/${proxy.pid}/cmdline`, 'utf8').split('\0');
+    expect(argv).toContain('--max-semi-space-size=2');
   });
 });
