@@ -1,7 +1,8 @@
-// A worker's listening sockets, one per `bind` line, kept across reloads.
+// A data plane's listening sockets, ACCEPT_QUEUES per `bind` line, kept across reloads.
 //
-// Every worker opens every bind with SO_REUSEPORT: the kernel spreads new connections over
-// the workers' sockets (and, during a `-sf` upgrade, over the old and the new process).
+// Every data plane opens every bind with SO_REUSEPORT: the kernel spreads new connections
+// over all the sockets of the group — the planes' (several each: see ACCEPT_QUEUES) and,
+// during a `-sf` upgrade, the old and the new process's.
 // On reload, a bind whose address, port and family did not change keeps its socket — closing
 // a listening socket resets the connections waiting in its accept queue — and is only
 // re-pointed at the frontend that now owns it; new binds open; binds no longer in the config
@@ -12,6 +13,20 @@ import type { Plan } from '../compile/plan.ts';
 import { acceptWithOnread } from './client-read.ts';
 import * as log from './log.ts';
 import type { BindError } from './messages.ts';
+
+/**
+ * Listening sockets per bind in each thread. libuv accepts one connection per listening
+ * socket per loop turn, so under a stream of new connections every connection cost a whole
+ * turn (epoll_pwait, libuv's io_uring flushes of epoll changes, Node's per-turn work); HAProxy
+ * accepts up to 64 per wake-up. Several sockets in the bind's SO_REUSEPORT group (the kernel
+ * spreads connections over them by a hash of the addresses) let one turn accept several.
+ *
+ * Measured with `bench/ab.ts --scenario newconn` against one socket: 4 sockets 0.95x the CPU
+ * per connection, 8 to 32 sockets 0.87-0.89x (req/s 1.11-1.15x); keep-alive traffic does not
+ * accept. Each socket gets the bind's whole backlog: the hash does not split evenly, and a
+ * full queue drops SYNs while the others have room. AMPHORA_TS_ACCEPT_QUEUES=N (1-64) changes it.
+ */
+const ACCEPT_QUEUES = Math.max(1, Math.min(64, Number(process.env.AMPHORA_TS_ACCEPT_QUEUES) || 8));
 
 /** Default listen() backlog when neither `backlog` nor a frontend maxconn is set. */
 const DEFAULT_BACKLOG = 1024;
@@ -63,7 +78,8 @@ export interface Listener {
   readonly spec: BindSpec;
   /** Frontend that gets this socket's connections; changes on reload. */
   frontend: string;
-  readonly server: net.Server;
+  /** The bind's listening sockets in this thread (ACCEPT_QUEUES of them, see there). */
+  readonly servers: net.Server[];
 }
 
 export type ConnectionHandler = (listener: Listener, socket: net.Socket) => void;
@@ -86,7 +102,7 @@ export class ListenerSet {
     for (const [key, l] of this.#byKey) {
       if (!wanted.has(key)) {
         this.#byKey.delete(key);
-        l.server.close();
+        for (const server of l.servers) server.close();
       }
     }
     const errors: BindError[] = [];
@@ -109,13 +125,25 @@ export class ListenerSet {
 
   /** Stop accepting on every socket (connections already accepted are not touched). */
   closeAll(): void {
-    for (const l of this.#byKey.values()) l.server.close();
+    for (const l of this.#byKey.values()) for (const server of l.servers) server.close();
     this.#byKey.clear();
   }
 
-  #open(spec: BindSpec): Promise<Listener> {
+  async #open(spec: BindSpec): Promise<Listener> {
+    const listener: Listener = { spec, frontend: spec.frontend, servers: [] };
+    // Port 0 would give each socket a port of its own.
+    const count = spec.port === 0 ? 1 : ACCEPT_QUEUES;
+    try {
+      for (let i = 0; i < count; i++) listener.servers.push(await this.#listen(spec, listener));
+    } catch (err) {
+      for (const server of listener.servers) server.close();
+      throw err;
+    }
+    return listener;
+  }
+
+  #listen(spec: BindSpec, listener: Listener): Promise<net.Server> {
     const server = net.createServer({ allowHalfOpen: true, noDelay: true });
-    const listener: Listener = { spec, frontend: spec.frontend, server };
     server.on('connection', (socket: net.Socket) => this.#onConnection(listener, socket));
     return new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -128,7 +156,7 @@ export class ListenerSet {
           server.on('error', acceptError);
           // Accepted sockets read with `onread` where this Node allows it (client-read.ts).
           if (acceptWithOnread(server, (socket) => this.#onConnection(listener, socket), acceptError)) server.removeAllListeners('connection');
-          resolve(listener);
+          resolve(server);
         },
       );
     });

@@ -85,4 +85,34 @@ backend be
     expect(await tcpExchange(b, 'y\n', { host: '::1' })).toBe('m1:y\n');
     expect(await refused(a, '127.0.0.1')).toBe(true);
   });
+
+  it('every listening socket of a bind accepts, and all of them close when a reload drops the bind', async () => {
+    member = await startTcpMember('m1');
+    const [a, b] = [await freePort(), await freePort()];
+    const cfg = (ports: number[]) => `global
+    maxconn 500
+
+defaults
+    mode tcp
+    timeout client 10s
+    timeout server 10s
+    timeout connect 2s
+
+frontend fe
+${ports.map((p) => `    bind 127.0.0.1:${p}`).join('\n')}
+    default_backend be
+
+backend be
+    server m1 127.0.0.1:${member!.port}
+`;
+    const proxy = await startProxy(cfg([a, b]));
+    // The kernel spreads connections over the bind's sockets by a hash of the addresses:
+    // 64 at once from as many source ports reach every one of them.
+    const answers = await Promise.all(Array.from({ length: 64 }, (_, i) => tcpExchange(a, `c${i}\n`)));
+    expect(answers).toEqual(Array.from({ length: 64 }, (_, i) => `m1:c${i}\n`));
+    expect(await proxy.reload(cfg([b]))).toBe('reloaded');
+    const attempts = await Promise.all(Array.from({ length: 32 }, () => refused(a)));
+    expect(attempts.every(Boolean)).toBe(true);
+    expect(await tcpExchange(b, 'still\n')).toBe('m1:still\n');
+  });
 });
