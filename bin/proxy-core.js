@@ -17,7 +17,12 @@ const OPTION = '--max-semi-space-size';
 const given = process.execArgv.some((a) => a.startsWith(OPTION)) || (process.env.NODE_OPTIONS ?? '').includes(OPTION);
 if (!given && !process.argv.includes('-c') && typeof process.execve === 'function') {
   const args = [`${OPTION}=${SEMI_SPACE_MB}`, ...process.execArgv, process.argv[1], ...process.argv.slice(2)];
-  process.execve(process.execPath, [process.execPath, ...args], process.env);
+  try {
+    process.execve(process.execPath, [process.execPath, ...args], process.env);
+  } catch (err) {
+    // Only returns when the exec failed: serve anyway, on V8's default young generation.
+    process.stderr.write(`[WARNING] proxy-core: cannot re-execute with ${OPTION} (${err instanceof Error ? err.message : String(err)}); continuing without it\n`);
+  }
 }
 
 await import(entryUrl('proxy-core/cli'));

@@ -26,7 +26,7 @@ import type { BindError } from './messages.ts';
  * accept. Each socket gets the bind's whole backlog: the hash does not split evenly, and a
  * full queue drops SYNs while the others have room. AMPHORA_TS_ACCEPT_QUEUES=N (1-64) changes it.
  */
-const ACCEPT_QUEUES = Math.max(1, Math.min(64, Number(process.env.AMPHORA_TS_ACCEPT_QUEUES) || 8));
+const ACCEPT_QUEUES = Math.max(1, Math.min(64, Math.trunc(Number(process.env.AMPHORA_TS_ACCEPT_QUEUES)) || 8));
 
 /** Default listen() backlog when neither `backlog` nor a frontend maxconn is set. */
 const DEFAULT_BACKLOG = 1024;
