@@ -19,6 +19,24 @@ afterEach(async () => {
 const where = { file: 't.cfg', line: 1 };
 const bind = (address: string, port: number, options: Record<string, string | true> = {}): Bind => ({ address, port, acceptProxy: false, options, where });
 
+/** A mode tcp frontend on `binds` (each a bind line's arguments) in front of one member. */
+const tcpConfig = (binds: string[], memberPort: number) => `global
+    maxconn 500
+
+defaults
+    mode tcp
+    timeout client 10s
+    timeout server 10s
+    timeout connect 2s
+
+frontend fe
+${binds.map((b) => `    bind ${b}`).join('\n')}
+    default_backend be
+
+backend be
+    server m1 127.0.0.1:${memberPort}
+`;
+
 /** Just what bindSpecs reads of a plan. */
 function planOf(frontends: { name: string; binds: Bind[]; maxconn?: number; disabled?: boolean }[]): Plan {
   return {
@@ -64,23 +82,7 @@ describe('bind addresses', () => {
   it("'::1:PORT v6only' and '[::1]:PORT' serve IPv6 loopback clients only", async () => {
     member = await startTcpMember('m1');
     const [a, b] = [await freePort('::1'), await freePort('::1')];
-    await startProxy(`global
-    maxconn 100
-
-defaults
-    mode tcp
-    timeout client 10s
-    timeout server 10s
-    timeout connect 2s
-
-frontend fe
-    bind ::1:${a} v6only
-    bind [::1]:${b}
-    default_backend be
-
-backend be
-    server m1 127.0.0.1:${member.port}
-`);
+    await startProxy(tcpConfig([`::1:${a} v6only`, `[::1]:${b}`], member.port));
     expect(await tcpExchange(a, 'x\n', { host: '::1' })).toBe('m1:x\n');
     expect(await tcpExchange(b, 'y\n', { host: '::1' })).toBe('m1:y\n');
     expect(await refused(a, '127.0.0.1')).toBe(true);
@@ -89,22 +91,7 @@ backend be
   it('every listening socket of a bind accepts, and all of them close when a reload drops the bind', async () => {
     member = await startTcpMember('m1');
     const [a, b] = [await freePort(), await freePort()];
-    const cfg = (ports: number[]) => `global
-    maxconn 500
-
-defaults
-    mode tcp
-    timeout client 10s
-    timeout server 10s
-    timeout connect 2s
-
-frontend fe
-${ports.map((p) => `    bind 127.0.0.1:${p}`).join('\n')}
-    default_backend be
-
-backend be
-    server m1 127.0.0.1:${member!.port}
-`;
+    const cfg = (ports: number[]) => tcpConfig(ports.map((p) => `127.0.0.1:${p}`), member!.port);
     const proxy = await startProxy(cfg([a, b]));
     // The kernel spreads connections over the bind's sockets by a hash of the addresses:
     // 64 at once from as many source ports reach every one of them.
