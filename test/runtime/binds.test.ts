@@ -94,11 +94,11 @@ describe('bind addresses', () => {
     const cfg = (ports: number[]) => tcpConfig(ports.map((p) => `127.0.0.1:${p}`), member!.port);
     const proxy = await startProxy(cfg([a, b]));
     // The kernel spreads connections over the bind's sockets by a hash of the addresses: 64 at
-    // once, from as many source ports, land on all 8 but with a chance of about 1 in 600.
+    // once, from as many source ports, reach all 8 except about 1 time in 600.
     const answers = await Promise.all(Array.from({ length: 64 }, (_, i) => tcpExchange(a, `c${i}\n`)));
     expect(answers).toEqual(Array.from({ length: 64 }, (_, i) => `m1:c${i}\n`));
     expect(await proxy.reload(cfg([b]))).toBe('reloaded');
-    // One socket left open would take one of these 32 attempts but with a chance of 1 in 70.
+    // A socket left open would take one of these 32 attempts except about 1 time in 70.
     const attempts = await Promise.all(Array.from({ length: 32 }, () => refused(a)));
     expect(attempts.every(Boolean)).toBe(true);
     expect(await tcpExchange(b, 'still\n')).toBe('m1:still\n');
