@@ -22,7 +22,7 @@ import type { BindError } from './messages.ts';
  * spreads connections over them by a hash of the addresses) let one turn accept several.
  *
  * Measured with `bench/ab.ts --scenario newconn` against one socket: 4 sockets 0.95x the CPU
- * per connection, 8 to 32 sockets 0.87-0.89x (req/s 1.11-1.15x); keep-alive traffic does not
+ * per connection, 8 to 32 sockets 0.84-0.89x (req/s 1.11-1.18x); keep-alive traffic does not
  * accept. Each socket gets the bind's whole backlog: the hash does not split evenly, and a
  * full queue drops SYNs while the others have room. AMPHORA_TS_ACCEPT_QUEUES=N (1-64) changes it.
  */
