@@ -137,7 +137,6 @@ export class DataPlane {
     this.#admission.admit(socket, listener.frontend, listener.spec.backlog);
   };
 
-
   #softStop(): void {
     const env = this.#env;
     if (env.stopping) return;

@@ -102,7 +102,7 @@ export class ListenerSet {
     for (const [key, l] of this.#byKey) {
       if (!wanted.has(key)) {
         this.#byKey.delete(key);
-        for (const server of l.servers) server.close();
+        closeServers(l.servers);
       }
     }
     const errors: BindError[] = [];
@@ -125,7 +125,7 @@ export class ListenerSet {
 
   /** Stop accepting on every socket (connections already accepted are not touched). */
   closeAll(): void {
-    for (const l of this.#byKey.values()) for (const server of l.servers) server.close();
+    for (const l of this.#byKey.values()) closeServers(l.servers);
     this.#byKey.clear();
   }
 
@@ -136,7 +136,7 @@ export class ListenerSet {
     try {
       for (let i = 0; i < count; i++) listener.servers.push(await this.#listen(spec, listener));
     } catch (err) {
-      for (const server of listener.servers) server.close();
+      closeServers(listener.servers);
       throw err;
     }
     return listener;
@@ -161,6 +161,10 @@ export class ListenerSet {
       );
     });
   }
+}
+
+function closeServers(servers: net.Server[]): void {
+  for (const server of servers) server.close();
 }
 
 /** "Address already in use" from an EADDRINUSE error, as HAProxy words it. */

@@ -16,24 +16,27 @@ afterEach(async () => {
   await member?.close();
 });
 
+/** One member behind a proxy with `nbthread` threads and a stats socket (test hooks on). */
+async function start(nbthread: number) {
+  member = await startTcpMember('m1');
+  const port = await freePort();
+  let sock = '';
+  const proxy = await startProxy((dir) => proxyConfig({ port, nbthread, members: [member!], statsSocket: (sock = join(dir, 'lb.sock')) }), {
+    env: { AMPHORA_TS_TEST_HOOKS: '1' },
+  });
+  return { proxy, port, sock };
+}
+
 describe('worker threads', () => {
   it('nbthread 2 serves every request (the kernel spreads connections over both workers)', async () => {
-    member = await startTcpMember('m1');
-    const port = await freePort();
-    let sock = '';
-    await startProxy((dir) => proxyConfig({ port, nbthread: 2, members: [member!], statsSocket: (sock = join(dir, 'lb.sock')) }));
+    const { port, sock } = await start(2);
     const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => tcpExchange(port, `r${i}\n`)));
     expect(answers).toEqual(Array.from({ length: 40 }, (_, i) => `m1:r${i}\n`));
     expect(await statsCommand(sock, 'show info')).toMatch(/^Nbthread: 2$/m);
   });
 
   it('a worker that crashes is replaced while the other keeps serving; requests keep succeeding', async () => {
-    member = await startTcpMember('m1');
-    const port = await freePort();
-    let sock = '';
-    const proxy = await startProxy((dir) => proxyConfig({ port, nbthread: 2, members: [member!], statsSocket: (sock = join(dir, 'lb.sock')) }), {
-      env: { AMPHORA_TS_TEST_HOOKS: '1' },
-    });
+    const { proxy, port, sock } = await start(2);
     for (let i = 0; i < 10; i++) expect(await tcpExchange(port, `before${i}\n`)).toBe(`m1:before${i}\n`);
 
     const from = proxy.stderr.length;
@@ -51,12 +54,7 @@ describe('worker threads', () => {
   });
 
   it('a crash loop is slowed down (backoff), not spun', async () => {
-    member = await startTcpMember('m1');
-    const port = await freePort();
-    let sock = '';
-    const proxy = await startProxy((dir) => proxyConfig({ port, nbthread: 2, members: [member!], statsSocket: (sock = join(dir, 'lb.sock')) }), {
-      env: { AMPHORA_TS_TEST_HOOKS: '1' },
-    });
+    const { proxy, port, sock } = await start(2);
     for (let i = 0; i < 3; i++) {
       await proxy.waitForStderr(new RegExp(`(worker 0 replaced[^]*){${i}}`));
       expect(await statsCommand(sock, 'test crash-worker 0')).toMatch(/^worker 0 exited\n/);
@@ -67,12 +65,7 @@ describe('worker threads', () => {
   });
 
   it('nbthread 1 serves on the main thread: there is no worker thread to crash (stop.test.ts soft-stops it)', async () => {
-    member = await startTcpMember('m1');
-    const port = await freePort();
-    let sock = '';
-    const proxy = await startProxy((dir) => proxyConfig({ port, nbthread: 1, members: [member!], statsSocket: (sock = join(dir, 'lb.sock')) }), {
-      env: { AMPHORA_TS_TEST_HOOKS: '1' },
-    });
+    const { proxy, port, sock } = await start(1);
     expect(proxy.stderr).toMatch(/serving generation 1 on the main thread/);
     expect(await statsCommand(sock, 'test crash-worker 0')).toMatch(/^worker 0 is the main thread \(nbthread 1\): nothing to crash\n/);
     expect(await tcpExchange(port, 'alive\n')).toBe('m1:alive\n');
