@@ -13,7 +13,8 @@
 // keepalive|newconn|large|tcp (default keepalive), --pairs N (default 6), --duration S
 // (default 6), --connections C (default 50), --nbthread N (default 1). Pinning as in run.ts:
 // both engines on CPUs 0..nbthread-1, wrk and nginx on the others. --a-node-args / --b-node-args
-// "…": Node options for one side only (the same build twice with and without a V8 flag).
+// "…": Node options for one side only (the same build twice with and without a V8 flag);
+// --a-env / --b-env "K=V K2=V2": environment for one side only (AMPHORA_TS_* switches).
 
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -35,6 +36,8 @@ const { values } = parseArgs({
     nbthread: { type: 'string', default: '1' },
     'a-node-args': { type: 'string', default: '' },
     'b-node-args': { type: 'string', default: '' },
+    'a-env': { type: 'string', default: '' },
+    'b-env': { type: 'string', default: '' },
   },
 });
 if (!values.a || !values.b) {
@@ -58,6 +61,7 @@ interface Figures {
   errors: number;
   cpuMsPer10k: number;
   sysMsPer10k: number;
+  p50Ms: number;
   p99Ms: number;
   requestsPerS: number;
 }
@@ -82,6 +86,7 @@ async function measure(e: Engine): Promise<Figures> {
     errors: se.connect + se.read + se.write + se.timeout + w.non2xx3xx,
     cpuMsPer10k: ((after.total - before.total) * 1e7) / w.requests,
     sysMsPer10k: ((after.sys - before.sys) * 1e7) / w.requests,
+    p50Ms: w.p50Ms,
     p99Ms: w.p99Ms,
     requestsPerS: w.requestsPerS,
   };
@@ -98,14 +103,27 @@ await ensureBuilt(resolve(values.b));
 const dir = mkdtempSync(join(tmpdir(), 'amphora-ab-'));
 try {
   const members = await startMembers(join(dir, 'members'), '/usr/sbin/nginx', loadCpus);
-  const start = async (label: string, repo: string, nodeArgs: string) => {
+  const start = async (label: string, repo: string, nodeArgs: string, envList: string) => {
     const d = join(dir, label);
     mkdirSync(d);
     const args = nodeArgs.split(/\s+/).filter(Boolean);
-    return startEngine('proxy-core', { dir: d, memberPorts: members.ports, nbthread, haproxy: '', haproxyArgs: [], nodeArgs: args, cpus: engineCpus, repo: resolve(repo) });
+    const env = Object.fromEntries(
+      envList
+        .split(/\s+/)
+        .filter(Boolean)
+        .map((kv) => {
+          const eq = kv.indexOf('=');
+          if (eq <= 0) throw new Error(`--${label}-env: expected K=V, got ${kv}`);
+          return [kv.slice(0, eq), kv.slice(eq + 1)];
+        }),
+    );
+    return startEngine('proxy-core', { dir: d, memberPorts: members.ports, nbthread, haproxy: '', haproxyArgs: [], nodeArgs: args, cpus: engineCpus, repo: resolve(repo), env });
   };
-  const engines = { A: await start('a', values.a, values['a-node-args']), B: await start('b', values.b, values['b-node-args']) };
-  process.stdout.write(`ab: ${scenario}, ${pairs} pairs × ${durationS} s, wrk -c${connections}; A = ${values.a}, B = ${values.b}\n`);
+  const engines = {
+    A: await start('a', values.a, values['a-node-args'], values['a-env']!),
+    B: await start('b', values.b, values['b-node-args'], values['b-env']!),
+  };
+  process.stdout.write(`ab: ${scenario}, ${pairs} pairs × ${durationS} s, wrk -c${connections}; A = ${values.a} ${values['a-env']}, B = ${values.b} ${values['b-env']}\n`);
   for (const e of Object.values(engines)) await measure(e); // warm-up
   const runs: Record<'A' | 'B', Figures[]> = { A: [], B: [] };
   for (let i = 0; i < pairs; i++) {
@@ -113,19 +131,20 @@ try {
       const f = await measure(engines[label]);
       runs[label].push(f);
       process.stdout.write(
-        `  ${label}  CPU ${f.cpuMsPer10k.toFixed(0)} ms/10k (sys ${f.sysMsPer10k.toFixed(0)})  p99 ${f.p99Ms.toFixed(2)} ms  ${f.requestsPerS.toFixed(0)} req/s${f.errors ? `  ERRORS ${f.errors}` : ''}\n`,
+        `  ${label}  CPU ${f.cpuMsPer10k.toFixed(0)} ms/10k (sys ${f.sysMsPer10k.toFixed(0)})  p50 ${f.p50Ms.toFixed(2)}  p99 ${f.p99Ms.toFixed(2)} ms  ${f.requestsPerS.toFixed(0)} req/s${f.errors ? `  ERRORS ${f.errors}` : ''}\n`,
       );
     }
   }
   for (const [metric, label] of [
     ['cpuMsPer10k', 'CPU ms / 10k req'],
     ['sysMsPer10k', '  of which kernel'],
+    ['p50Ms', 'p50 ms'],
     ['p99Ms', 'p99 ms'],
     ['requestsPerS', 'req/s'],
   ] as const) {
     const a = median(runs.A.map((f) => f[metric]));
     const b = median(runs.B.map((f) => f[metric]));
-    process.stdout.write(`${label.padEnd(18)} A ${a.toFixed(metric === 'p99Ms' ? 2 : 0).padStart(8)}  B ${b.toFixed(metric === 'p99Ms' ? 2 : 0).padStart(8)}  B/A ${(b / a).toFixed(3)}\n`);
+    process.stdout.write(`${label.padEnd(18)} A ${a.toFixed(metric.endsWith('Ms') ? 2 : 0).padStart(8)}  B ${b.toFixed(metric.endsWith('Ms') ? 2 : 0).padStart(8)}  B/A ${(b / a).toFixed(3)}\n`);
   }
   const errors = (l: 'A' | 'B') => runs[l].reduce((n, f) => n + f.errors, 0);
   if (errors('A') || errors('B')) process.stdout.write(`errors (socket + non-2xx/3xx): A ${errors('A')}, B ${errors('B')}\n`);

@@ -36,6 +36,8 @@ export interface EngineOptions {
   /** Which floor runs as node-pipe: node-pipe.ts (node:net) or raw-pipe.ts (raw TCP handles). */
   pipe?: 'net' | 'raw';
   cpus: string | undefined;
+  /** Extra environment for the engine (ab.ts: `--a-env` / `--b-env`). */
+  env?: Record<string, string>;
 }
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -81,7 +83,7 @@ export async function startEngine(name: EngineName, o: EngineOptions): Promise<E
       : name === 'proxy-core'
         ? [process.execPath, [...o.nodeArgs, join(o.repo ?? REPO, 'bin', 'proxy-core.js'), '-f', configPath]]
         : [process.execPath, [join(REPO, 'bench', o.pipe === 'raw' ? 'raw-pipe.ts' : 'node-pipe.ts'), '--http-port', `${httpPort}`, '--tcp-port', `${tcpPort}`, '--members', o.memberPorts.join(',')]];
-  const proc = startProcess(name, cmd, args, { cpus: o.cpus, cwd: o.dir });
+  const proc = startProcess(name, cmd, args, { cpus: o.cpus, cwd: o.dir, env: o.env });
   await waitForPort(httpPort, proc);
   await waitForPort(tcpPort, proc);
   // Let start-up work (JIT of the start path, worker spawn, first GC) settle before the idle reading.

@@ -32,10 +32,11 @@ export function wasInterrupted(): boolean {
 }
 
 /** Start `cmd args` in its own process group, optionally pinned to `cpus` (taskset -c list). */
-export function startProcess(name: string, cmd: string, args: string[], opts: { cpus?: string; cwd?: string } = {}): Proc {
+export function startProcess(name: string, cmd: string, args: string[], opts: { cpus?: string; cwd?: string; env?: Record<string, string> } = {}): Proc {
   // taskset execs the program, so the pid we get is the program's own pid.
   const [file, argv] = opts.cpus ? ['taskset', ['-c', opts.cpus, cmd, ...args]] : [cmd, args];
-  const child = spawn(file, argv, { cwd: opts.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const env = opts.env ? { ...process.env, ...opts.env } : undefined;
+  const child = spawn(file, argv, { cwd: opts.cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   // BENCH_ENGINE_LOG=DIR: every child's whole output also goes to DIR/<name>.log (for
   // --trace-gc and the like through BENCH_NODE_ARGS).

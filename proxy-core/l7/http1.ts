@@ -43,6 +43,7 @@ import type { PickContext } from '../balance/balancer.ts';
 import { T, type Counters } from '../runtime/counters.ts';
 import { setClientReader, type ClientReader } from '../runtime/client-read.ts';
 import type { Drainable, WorkerEnv } from '../runtime/env.ts';
+import { Link } from '../runtime/links.ts';
 import { errorResponse, replyResponse } from './errors.ts';
 import {
   ChunkedTracker,
@@ -226,7 +227,7 @@ function joinRest(buf: Buffer, off: number, chunk: Buffer): Buffer {
 }
 
 /** One client connection. */
-class H1Conn implements UpstreamOwner, SessionOwner, Drainable, ClientReader {
+class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, ClientReader {
   readonly client: H1Socket;
   readonly env: WorkerEnv;
   plan: Plan;
@@ -342,6 +343,7 @@ class H1Conn implements UpstreamOwner, SessionOwner, Drainable, ClientReader {
   private tunnelServerEnded = false;
 
   constructor(client: H1Socket, fe: FrontendPlan, plan: Plan, env: WorkerEnv) {
+    super();
     this.client = client;
     this.env = env;
     this.plan = plan;

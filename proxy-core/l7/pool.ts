@@ -22,6 +22,7 @@
 import type net from 'node:net';
 import { setReader, type MemberReader } from '../balance/member-read.ts';
 import type { MemberPlan } from '../compile/plan.ts';
+import { LinkList, type Link } from '../runtime/links.ts';
 
 /** Receives the events of the member connection it currently uses. */
 export interface UpstreamOwner {
@@ -248,13 +249,14 @@ function purge(now: number): void {
 // --------------------------------------------------------------------------- ticker
 
 /** Something with deadlines, checked by the ticker. */
-export interface Ticking {
+export interface Ticking extends Link {
   onTick(now: number): void;
 }
 
 export const TICK_MS = 100;
 
-const ticking = new Set<Ticking>();
+/** Not a Set: see runtime/links.ts. */
+const ticking = new LinkList<Ticking>();
 let timer: NodeJS.Timeout | undefined;
 let lastPurge = 0;
 /** The time as of the last tick (or the ticker's start): deadlines are coarse, reading it is free. */
@@ -267,7 +269,7 @@ export function now(): number {
 
 function tick(): void {
   const t0 = (clock = Date.now());
-  for (const t of ticking) t.onTick(t0);
+  ticking.forEach((t) => t.onTick(t0));
   if (t0 - lastPurge >= 1000) {
     lastPurge = t0;
     purge(t0);
@@ -288,10 +290,10 @@ function stopTicker(): void {
 }
 
 export function watch(t: Ticking): void {
-  ticking.add(t);
+  ticking.push(t);
   startTicker();
 }
 
 export function unwatch(t: Ticking): void {
-  ticking.delete(t);
+  ticking.remove(t);
 }

@@ -24,24 +24,38 @@ import { Admission } from './admission.ts';
 import { compactHeap } from './compact.ts';
 import { Counters } from './counters.ts';
 import type { Drainable, WorkerEnv } from './env.ts';
+import { Link, LinkList } from './links.ts';
 import { bindSpecs, ListenerSet, type Listener } from './listeners.ts';
 import * as log from './log.ts';
 import type { FromWorker, ToWorker, WorkerData } from './messages.ts';
+
+/** An accepted client connection, in its plane's list until the socket closes. */
+class Accepted extends Link {
+  readonly socket: net.Socket;
+  /** What the engine wants called when a soft stop begins (env.track). */
+  drain: Drainable | undefined = undefined;
+
+  constructor(socket: net.Socket) {
+    super();
+    this.socket = socket;
+  }
+}
+
+const kAccepted = Symbol('amphora.accepted');
+type PlaneSocket = net.Socket & { [kAccepted]?: Accepted };
 
 export class DataPlane {
   readonly #data: WorkerData;
   readonly #post: (msg: FromWorker) => void;
   /** Ends the plane: the thread exits (worker.ts), or the supervisor hears 'exit' (inline.ts). */
   readonly #exit: (code: number) => void;
-  /** Every accepted client connection, until its socket closes. */
-  readonly #connections = new Set<net.Socket>();
-  /** Connections an engine registered, with what it wants called when a drain starts. */
-  readonly #tracked = new Map<net.Socket, Drainable | undefined>();
+  /** Every accepted client connection, until its socket closes (not a Set: links.ts). */
+  readonly #connections = new LinkList<Accepted>();
   readonly #env: WorkerEnv;
   readonly #admission: Admission;
   readonly #listeners: ListenerSet;
   /** The 'close' listener of every accepted socket (`this` is the socket). */
-  readonly #onSocketClose: (this: net.Socket) => void;
+  readonly #onSocketClose: (this: PlaneSocket) => void;
   #hardStopTimer: NodeJS.Timeout | undefined;
   #applying: Promise<void> = Promise.resolve();
   #exited = false;
@@ -50,26 +64,27 @@ export class DataPlane {
     this.#data = data;
     this.#post = post;
     this.#exit = exit;
-    const tracked = this.#tracked;
     const env: WorkerEnv = {
       plan: undefined as unknown as Plan, // set by the first plan message, before any bind opens
       stopping: false,
       index: data.index,
       track(socket: net.Socket, drain?: Drainable): void {
-        tracked.set(socket, drain);
+        const a = (socket as PlaneSocket)[kAccepted];
+        if (a !== undefined) a.drain = drain;
         if (env.stopping && drain) queueMicrotask(() => drain.onDrainSignal());
       },
       untrack(socket: net.Socket): void {
-        tracked.delete(socket);
+        const a = (socket as PlaneSocket)[kAccepted];
+        if (a !== undefined) a.drain = undefined;
       },
     };
     this.#env = env;
     this.#admission = new Admission(() => env.plan, dispatch);
     this.#listeners = new ListenerSet(this.#onConnection);
     const plane = this;
-    this.#onSocketClose = function (this: net.Socket): void {
-      plane.#connections.delete(this);
-      tracked.delete(this);
+    this.#onSocketClose = function (this: PlaneSocket): void {
+      const a = this[kAccepted];
+      if (a !== undefined) plane.#connections.remove(a);
       if (env.stopping) plane.#exitWhenDrained();
     };
 
@@ -130,7 +145,9 @@ export class DataPlane {
       socket.destroy();
       return;
     }
-    this.#connections.add(socket);
+    const a = new Accepted(socket);
+    (socket as PlaneSocket)[kAccepted] = a;
+    this.#connections.push(a);
     socket.once('close', this.#onSocketClose);
     // Errors belong to the engine once dispatched; until then (waiting for a slot) ignore them.
     socket.on('error', noop);
@@ -142,14 +159,14 @@ export class DataPlane {
     if (env.stopping) return;
     env.stopping = true;
     this.#listeners.closeAll();
-    for (const drain of this.#tracked.values()) {
-      if (!drain) continue;
+    this.#connections.forEach(({ drain }) => {
+      if (!drain) return;
       try {
         drain.onDrainSignal();
       } catch (err) {
         log.alert(`worker ${this.#data.index}: drain callback failed: ${log.errorText(err)}`);
       }
-    }
+    });
     // `hard-stop-after` from the config, else the command's bound (HAProxy: none by default).
     const bound = env.plan?.config.global.hardStopAfter ?? this.#data.hardStopAfter;
     this.#hardStopTimer = setTimeout(() => {
@@ -168,7 +185,7 @@ export class DataPlane {
     this.#env.stopping = true;
     this.#listeners.closeAll();
     this.#admission.destroyQueued();
-    for (const s of this.#connections) s.destroy();
+    this.#connections.forEach((a) => a.socket.destroy());
     this.#end(0);
   }
 

@@ -37,8 +37,9 @@ interface TcpHandle {
   writeBuffer(req: WriteReq, data: Buffer): number;
   writeUtf8String(req: WriteReq, data: string): number;
   shutdown(req: ShutdownReq): number;
-  close(cb: () => void): void;
-  reset(cb: () => void): number;
+  /** `cb` is called with the handle as `this`. */
+  close(cb: (this: TcpHandle) => void): void;
+  reset(cb: (this: TcpHandle) => void): number;
   getpeername(out: AddressOut): number;
   getsockname(out: AddressOut): number;
   [kOwner]?: RawSocket;
@@ -161,6 +162,8 @@ export class RawSocket extends EventEmitter {
   /** The addresses, once known (getpeername / getsockname at most once each). */
   private peer: AddressOut | undefined = undefined;
   private local: AddressOut | undefined = undefined;
+  /** The error close() was given, for 'error' once the handle has closed. */
+  private closeError: Error | undefined = undefined;
 
   /** Connect to `host` (an IP address: IPv6 iff it has a colon) and `port`. */
   static connect(host: string, port: number, reader: RawSocketReader): RawSocket {
@@ -488,17 +491,22 @@ export class RawSocket extends EventEmitter {
       this.timer = undefined;
     }
     this.queued = undefined;
+    this.closeError = err;
     const h = this.handle;
     h.onread = ignoreRead;
-    const done = () => {
-      this.reader.closed();
-      if (err !== undefined) this.emit('error', err);
-      this.emit('close', err !== undefined);
-    };
     if (reset) {
-      if (h.reset(done) === 0) return;
+      if (h.reset(onHandleClosed) === 0) return;
     }
-    h.close(done);
+    h.close(onHandleClosed);
+  }
+
+  /** libuv closed the handle: the last event. */
+  handleClosed(): void {
+    const err = this.closeError;
+    this.closeError = undefined;
+    this.reader.closed();
+    if (err !== undefined) this.emit('error', err);
+    this.emit('close', err !== undefined);
   }
 }
 
@@ -516,6 +524,11 @@ function afterWrite(this: WriteReq, status: number): void {
 
 function afterShutdown(this: ShutdownReq, status: number): void {
   this.owner?.shutdownDone(status);
+}
+
+/** A handle's close callback (one function for all: the handle is `this`). */
+function onHandleClosed(this: TcpHandle): void {
+  this[kOwner]!.handleClosed();
 }
 
 function ignoreRead(): undefined {
