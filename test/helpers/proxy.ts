@@ -41,13 +41,15 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
 
 export interface RunOptions {
   env?: Record<string, string>;
+  /** Node options before the program (bin/proxy-core.js keeps them when it re-executes itself). */
+  nodeArgs?: string[];
   /** Run under `ulimit -n N` (lowering the open-file limit). */
   openFileLimit?: number;
   cwd?: string;
 }
 
 function spawnCli(args: string[], opts: RunOptions, stdio: 'pipe' | 'ignore-stdin' = 'pipe'): ChildProcess {
-  const argv = [CLI, ...args];
+  const argv = [...(opts.nodeArgs ?? []), CLI, ...args];
   const env = { ...process.env, ...opts.env };
   const stdioOpt: ('pipe' | 'ignore')[] = stdio === 'pipe' ? ['pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'];
   if (opts.openFileLimit !== undefined) {
