@@ -123,7 +123,11 @@ try {
     A: await start('a', values.a, values['a-node-args'], values['a-env']!),
     B: await start('b', values.b, values['b-node-args'], values['b-env']!),
   };
-  process.stdout.write(`ab: ${scenario}, ${pairs} pairs × ${durationS} s, wrk -c${connections}; A = ${values.a} ${values['a-env']}, B = ${values.b} ${values['b-env']}\n`);
+  const side = (dir: string, nodeArgs: string, env: string) => [dir, nodeArgs, env].filter(Boolean).join(' ');
+  process.stdout.write(
+    `ab: ${scenario}, ${pairs} pairs × ${durationS} s, wrk -c${connections}; ` +
+      `A = ${side(values.a, values['a-node-args']!, values['a-env']!)}, B = ${side(values.b, values['b-node-args']!, values['b-env']!)}\n`,
+  );
   for (const e of Object.values(engines)) await measure(e); // warm-up
   const runs: Record<'A' | 'B', Figures[]> = { A: [], B: [] };
   for (let i = 0; i < pairs; i++) {
