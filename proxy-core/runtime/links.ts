@@ -9,7 +9,7 @@
 // connections that were in it, and the scavenger takes those pointers as roots until the
 // next full GC. Every connection that passed through such a Set was promoted with all it
 // referenced: 1.4 KB per connection under new-connection load, and a full GC every ~1.5 s
-// with a 3-4 ms pause, the largest part of the p99. A plain Node server promotes nothing.
+// with a 3-4 ms pause, the largest part of the p99 (a plain Node server promotes 0.4 %).
 // Members here are unlinked both ways when they leave, so nothing dead keeps anything young.
 
 /** Something that can be in one LinkList at a time: extend it. */
