@@ -19,7 +19,8 @@ export interface WorkerEnv {
   /** Soft stop / drain: finish the current request, answer with Connection: close, then close. */
   stopping: boolean;
   /**
-   * Register a client connection so drain/stop can find it (untrack() when it closes).
+   * Tell the plane what to call for this accepted client connection when a soft stop begins
+   * (untrack() when it closes; a socket the plane did not accept is ignored).
    * `drain.onDrainSignal()`, when given, is called once when a soft stop (SIGUSR1) begins — in a
    * microtask if it has already begun: the engine closes the connection now if it is idle (a keep-alive connection
    * waiting for its next request), else lets the current request finish and then closes
