@@ -1,7 +1,7 @@
-// A data plane's listening sockets, ACCEPT_QUEUES per `bind` line, kept across reloads.
+// A data plane's listening sockets, several per `bind` line, kept across reloads.
 //
 // Every data plane opens every bind with SO_REUSEPORT: the kernel spreads new connections
-// over all the sockets of the group — the planes' (several each: see ACCEPT_QUEUES) and,
+// over all the sockets of the group — the planes' (several each: see ACCEPT_SOCKETS) and,
 // during a `-sf` upgrade, the old and the new process's.
 // On reload, a bind whose address, port and family did not change keeps its socket — closing
 // a listening socket resets the connections waiting in its accept queue — and is only
@@ -15,18 +15,35 @@ import * as log from './log.ts';
 import type { BindError } from './messages.ts';
 
 /**
- * Listening sockets per bind in each thread. libuv accepts one connection per listening
+ * Listening sockets per bind, over all threads. libuv accepts one connection per listening
  * socket per loop turn, so under a stream of new connections every connection cost a whole
  * turn (epoll_pwait, libuv's io_uring flushes of epoll changes, Node's per-turn work); HAProxy
  * accepts up to 64 per wake-up. Several sockets in the bind's SO_REUSEPORT group (the kernel
  * spreads connections over them by a hash of the addresses) let one turn accept several.
  *
- * Measured with `bench/ab.ts --scenario newconn` against one socket: 4 sockets 0.95x the CPU
- * per connection, 8 to 32 sockets 0.84-0.89x (req/s 1.11-1.18x); keep-alive traffic does not
- * accept. Each socket gets the bind's whole backlog: the hash does not split evenly, and a
- * full queue drops SYNs while the others have room. AMPHORA_TS_ACCEPT_QUEUES=N (1-64) changes it.
+ * How many also decides the tail: a connection waits one turn per connection ahead of it on
+ * its own socket, and the hash fills some sockets more than others. With 8 sockets, up to 10
+ * of wrk's 50 connections waited on one socket, so the slowest waited several turns while
+ * other sockets were empty; with 64, nearly every waiting connection is accepted on the next
+ * turn, as HAProxy's accept loop takes them. Measured with `bench/ab.ts --scenario newconn`:
+ * 8 sockets against 1, CPU per connection 0.84-0.89x (4 sockets 0.95x); 64 against 8, p99
+ * 0.63x on a loaded host and 0.94x on a quiet one, CPU and req/s unchanged; keep-alive
+ * traffic does not accept.
+ *
+ * The 64 are shared out between the threads (each thread's loop accepts from its own), at
+ * least MIN_PER_THREAD each: 64 with one thread, 8 each from 8 threads on. Each socket gets
+ * the bind's whole backlog: the hash does not split evenly, and a full queue drops SYNs while
+ * the others have room. AMPHORA_TS_ACCEPT_QUEUES=N (1-64) sets the sockets per thread.
  */
-const ACCEPT_QUEUES = Math.max(1, Math.min(64, Math.trunc(Number(process.env.AMPHORA_TS_ACCEPT_QUEUES)) || 8));
+const ACCEPT_SOCKETS = 64;
+const MIN_PER_THREAD = 8;
+const ACCEPT_QUEUES_ENV = Math.max(0, Math.min(64, Math.trunc(Number(process.env.AMPHORA_TS_ACCEPT_QUEUES)) || 0));
+
+/** Listening sockets per bind in one thread, when the config runs `threads` of them. */
+export function acceptQueuesPerThread(threads: number): number {
+  if (ACCEPT_QUEUES_ENV > 0) return ACCEPT_QUEUES_ENV;
+  return Math.max(MIN_PER_THREAD, Math.ceil(ACCEPT_SOCKETS / Math.max(1, threads)));
+}
 
 /** Default listen() backlog when neither `backlog` nor a frontend maxconn is set. */
 const DEFAULT_BACKLOG = 1024;
@@ -43,12 +60,15 @@ export interface BindSpec {
   backlog: number;
   /** `addr:port` as HAProxy prints it in messages. */
   label: string;
+  /** Listening sockets this thread opens for it (acceptQueuesPerThread). */
+  sockets: number;
 }
 
 /** The binds a plan asks for, in config order (disabled frontends have none). */
 export function bindSpecs(plan: Plan): BindSpec[] {
   const disabled = new Set(plan.config.frontends.filter((f) => f.disabled).map((f) => f.name));
   const seen = new Map<string, number>();
+  const sockets = acceptQueuesPerThread(plan.config.global.nbthread ?? 1);
   const out: BindSpec[] = [];
   for (const fe of plan.frontends) {
     if (disabled.has(fe.name)) continue;
@@ -68,6 +88,7 @@ export function bindSpecs(plan: Plan): BindSpec[] {
         ipv6Only,
         backlog,
         label: host.includes(':') ? `[${host}]:${bind.port}` : `${host}:${bind.port}`,
+        sockets,
       });
     }
   }
@@ -78,7 +99,7 @@ export interface Listener {
   readonly spec: BindSpec;
   /** Frontend that gets this socket's connections; changes on reload. */
   frontend: string;
-  /** The bind's listening sockets in this thread (ACCEPT_QUEUES of them, see there). */
+  /** The bind's listening sockets in this thread (see ACCEPT_SOCKETS). */
   readonly servers: net.Server[];
 }
 
@@ -132,7 +153,7 @@ export class ListenerSet {
   async #open(spec: BindSpec): Promise<Listener> {
     const listener: Listener = { spec, frontend: spec.frontend, servers: [] };
     // Port 0 would give each socket a port of its own.
-    const count = spec.port === 0 ? 1 : ACCEPT_QUEUES;
+    const count = spec.port === 0 ? 1 : spec.sockets;
     try {
       for (let i = 0; i < count; i++) listener.servers.push(await this.#listen(spec, listener));
     } catch (err) {
