@@ -37,12 +37,13 @@ interface TcpHandle {
   writeBuffer(req: WriteReq, data: Buffer): number;
   writeUtf8String(req: WriteReq, data: string): number;
   shutdown(req: ShutdownReq): number;
-  /** `cb` is called with the handle as `this`. */
-  close(cb: (this: TcpHandle) => void): void;
-  reset(cb: (this: TcpHandle) => void): number;
+  /** Without a callback: Node then adds no property to the handle and calls no JS at the end. */
+  close(): void;
+  reset(): number;
   getpeername(out: AddressOut): number;
   getsockname(out: AddressOut): number;
-  [kOwner]?: RawSocket;
+  /** The socket on this handle (set with onread, in that order, for every handle: one shape). */
+  rawOwner: RawSocket;
 }
 interface AddressOut {
   address?: string;
@@ -77,8 +78,6 @@ interface Bindings {
   streamBaseState: Int32Array;
   UV_EOF: number;
 }
-
-const kOwner = Symbol('amphora.raw');
 
 function loadBindings(): Bindings | undefined {
   try {
@@ -191,7 +190,6 @@ export class RawSocket extends EventEmitter {
     const s = new RawSocket(handle as TcpHandle, reader, false);
     s.local = local;
     s.noDelay = noDelay;
-    s.handle.onread = onHandleRead;
     s.handle.useUserBuffer(reader.first());
     s.startReading();
     return s;
@@ -202,7 +200,11 @@ export class RawSocket extends EventEmitter {
     this.handle = handle;
     this.reader = reader;
     this.connecting = connecting;
-    handle[kOwner] = this;
+    // Every handle gets the same two properties in the same order, so the reads' and connects'
+    // callbacks find the owner through one hidden class (a symbol key added at different points
+    // made those loads megamorphic). Nothing reads before readStart().
+    handle.onread = onHandleRead;
+    handle.rawOwner = this;
   }
 
   // ----------------------------------------------------------------------------- addresses
@@ -257,7 +259,6 @@ export class RawSocket extends EventEmitter {
     }
     this.connecting = false;
     const h = this.handle;
-    h.onread = onHandleRead;
     h.useUserBuffer(this.reader.first());
     this.touch();
     this.emit('connect');
@@ -495,13 +496,16 @@ export class RawSocket extends EventEmitter {
     this.closeError = err;
     const h = this.handle;
     h.onread = ignoreRead;
-    if (reset) {
-      if (h.reset(onHandleClosed) === 0) return;
-    }
-    h.close(onHandleClosed);
+    // libuv closes the descriptor now and stops reading and writing (the descriptor is gone when
+    // close() returns); only the native wrapper's release waits for the loop's close phase. So
+    // 'close' need not wait for libuv's close callback, which would cost a call into JS per
+    // connection and a property added to the handle: it is emitted from the batch below.
+    if (!reset || h.reset() !== 0) h.close();
+    closedBatch.push(this);
+    if (closedBatch.length === 1) setImmediate(emitClosed);
   }
 
-  /** libuv closed the handle: the last event. */
+  /** The handle is closed: the last event. */
   handleClosed(): void {
     const err = this.closeError;
     this.closeError = undefined;
@@ -527,11 +531,11 @@ function newWriteReq(b: Bindings): WriteReq {
 }
 
 function afterConnect(status: number, handle: TcpHandle): void {
-  handle[kOwner]!.connected(status);
+  handle.rawOwner.connected(status);
 }
 
 function onHandleRead(this: TcpHandle): Buffer | undefined {
-  return this[kOwner]!.onRead(B!.streamBaseState[B!.kReadBytesOrError]!);
+  return this.rawOwner.onRead(B!.streamBaseState[B!.kReadBytesOrError]!);
 }
 
 function afterWrite(this: WriteReq, status: number): void {
@@ -542,9 +546,18 @@ function afterShutdown(this: ShutdownReq, status: number): void {
   this.owner?.shutdownDone(status);
 }
 
-/** A handle's close callback (one function for all: the handle is `this`). */
-function onHandleClosed(this: TcpHandle): void {
-  this[kOwner]!.handleClosed();
+/**
+ * Sockets closed since the last batch, whose 'close' is still to come: emitted from one
+ * setImmediate (the loop turn's check phase, just before the close phase in which libuv
+ * would have called back), in the order they closed. A new array per batch, young like the
+ * sockets it holds.
+ */
+let closedBatch: RawSocket[] = [];
+
+function emitClosed(): void {
+  const batch = closedBatch;
+  closedBatch = [];
+  for (const s of batch) s.handleClosed();
 }
 
 function ignoreRead(): undefined {
