@@ -5,8 +5,8 @@
 // set-header lines, a TCP listener with leastconn) and starts both engines on it, each with
 // its own bind ports, and node-pipe (node-pipe.ts: Node's floor, bytes piped 1:1 with no
 // protocol work, to read proxy-core's ratio against). Then, per scenario, wrk drives the
-// engines alternately (HAProxy, proxy-core, node-pipe, HAProxy… `--rounds` times, after an
-// unmeasured warm-up of each) and
+// engines alternately (HAProxy, proxy-core, node-pipe, then node-pipe, proxy-core, HAProxy, and
+// so on `--rounds` times, after an unmeasured warm-up of each) and
 // the bench reads, around each wrk run, the CPU time (utime+stime, all threads, whole process
 // tree) the engine used. Prints a table (absolute figures, ratio proxy-core / HAProxy,
 // targets) and writes it as JSON to bench/results/.
@@ -229,7 +229,11 @@ async function main(): Promise<void> {
       if (o.warmupS > 0) await measure(e, sc, o, Math.max(1, Math.round(o.warmupS)), -1);
     }
     for (let round = 1; round <= o.rounds; round++) {
-      for (const e of engines.values()) {
+      // Every other round in reverse order (ABBA): a machine that slows down or speeds up over a
+      // scenario does not always favour the engine that runs first.
+      const order = [...engines.values()];
+      if (round % 2 === 0) order.reverse();
+      for (const e of order) {
         const f = await measure(e, sc, o, o.durationS, round);
         (runs[sc.id]![e.name] ??= []).push(f);
         log(
