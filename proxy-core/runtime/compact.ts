@@ -8,8 +8,9 @@
 // collection (V8's "last resort" flavour: the one it runs itself under memory pressure;
 // ~30 ms on a 10 MB heap) right after start returns it to the system.
 //
-// Called by the supervisor once it serves, and by a worker after it compiled its first plan
-// and before it opens its binds (no client waits on it). Not on reloads: a worker then serves
+// Called by the supervisor once it serves, and by a data plane once its first plan is compiled
+// and its binds are open (opening 64 listening sockets per bind leaves garbage too; a client
+// that connects meanwhile waits in the accept queue). Not on reloads: a plane then serves
 // traffic, and the young generation grows back under load anyway.
 //
 // The collector is reached through V8's `--expose-gc` extension, enabled just long enough to
