@@ -539,7 +539,11 @@ function onHandleRead(this: TcpHandle): Buffer | undefined {
 }
 
 function afterWrite(this: WriteReq, status: number): void {
-  this.owner?.writeDone(this, status);
+  const owner = this.owner;
+  // The request may be old (the spare of many writes before this one): left pointing at the
+  // socket, it would keep the socket and all it references until the next full GC.
+  this.owner = undefined;
+  owner?.writeDone(this, status);
 }
 
 function afterShutdown(this: ShutdownReq, status: number): void {
