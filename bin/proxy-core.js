@@ -16,8 +16,8 @@
 //   objects in the old generation from then on. A burst of connections that outlive one
 //   scavenge (a slow moment, many clients at once) makes the sites of a connection's objects
 //   qualify; every later connection is then born old, and whatever young objects it points at
-//   are kept until the next full GC: 35-55 % of what the process allocated was promoted in
-//   the processes where it happened (bench/README.md), against 0.5 % without it.
+//   are kept until the next full GC: 31-55 % of what the process allocated was promoted in
+//   the processes where it happened (bench/README.md), against 0.35-0.56 % without it.
 import { entryUrl } from './dist.js';
 
 /** Each option as added, and the spellings that mean it was given already. */
