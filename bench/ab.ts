@@ -123,7 +123,7 @@ try {
     A: await start('a', values.a, values['a-node-args'], values['a-env']!),
     B: await start('b', values.b, values['b-node-args'], values['b-env']!),
   };
-  const side = (dir: string, nodeArgs: string, env: string) => [dir, nodeArgs, env].filter(Boolean).join(' ');
+  const side = (repo: string, nodeArgs: string, env: string) => [repo, nodeArgs, env].filter(Boolean).join(' ');
   process.stdout.write(
     `ab: ${scenario}, ${pairs} pairs × ${durationS} s, wrk -c${connections}; ` +
       `A = ${side(values.a, values['a-node-args']!, values['a-env']!)}, B = ${side(values.b, values['b-node-args']!, values['b-env']!)}\n`,

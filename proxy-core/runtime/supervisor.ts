@@ -220,8 +220,8 @@ export class Supervisor {
     this.#started = true;
     const threads = gen.nbthread === 1 ? 'on the main thread' : `with ${gen.nbthread} worker threads`;
     log.notice(`serving generation 1 ${threads} from ${this.#opts.files.join(', ')}`);
-    // Start-up garbage out (compact.ts); the workers did theirs before opening their binds. A
-    // plane on this thread did it for this heap, after the config was loaded and compiled.
+    // Start-up garbage out (compact.ts); the workers did theirs once their binds were open. A
+    // plane on this thread did it for this heap, at the same point.
     if (!(this.#slots[0]?.worker instanceof InlinePlane)) compactHeap();
     if (this.#stopping) {
       // A stop signal arrived while starting.
