@@ -71,8 +71,29 @@ describe('worker threads', () => {
     expect(await tcpExchange(port, 'alive\n')).toBe('m1:alive\n');
     expect(await statsCommand(sock, 'show info')).toMatch(/^Nbthread: 1$/m);
     // The command re-executed itself in place (same pid, the pid file names it) with the main
-    // thread's young generation capped (bin/proxy-core.js).
+    // thread's young generation capped, pretenuring off and larger inlining budgets (bin/proxy-core.js).
     const argv = readFileSync(`/proc/${proxy.pid}/cmdline`, 'utf8').split('\0');
-    expect(argv).toContain('--max-semi-space-size=2');
+    expect(argv).toEqual(
+      expect.arrayContaining([
+        '--max-semi-space-size=2',
+        '--no-allocation-site-pretenuring',
+        '--max-inlined-bytecode-size=920',
+        '--max-inlined-bytecode-size-cumulative=2760',
+      ]),
+    );
+  });
+
+  it('an engine option the operator gave already (command line or NODE_OPTIONS, either spelling) is not added again', async () => {
+    member = await startTcpMember('m1');
+    const port = await freePort();
+    const proxy = await startProxy(proxyConfig({ port, nbthread: 1, members: [member] }), {
+      env: { NODE_OPTIONS: '--max-semi-space-size=4' },
+      nodeArgs: ['--max_inlined_bytecode_size=500'],
+    });
+    expect(await tcpExchange(port, 'alive\n')).toBe('m1:alive\n');
+    const argv = readFileSync(`/proc/${proxy.pid}/cmdline`, 'utf8').split('\0');
+    expect(argv.filter((a) => a.startsWith('--max-semi-space-size') || a.startsWith('--max-inlined-bytecode-size='))).toEqual([]);
+    expect(argv).toContain('--max_inlined_bytecode_size=500');
+    expect(argv).toEqual(expect.arrayContaining(['--no-allocation-site-pretenuring', '--max-inlined-bytecode-size-cumulative=2760']));
   });
 });
