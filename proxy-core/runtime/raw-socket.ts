@@ -22,6 +22,7 @@
 // `rawSocketsAvailable` is false on a Node without these bindings, or with
 // AMPHORA_TS_NET_SOCKETS=1 in the environment: the callers then use net.Socket.
 
+import { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import { getSystemErrorName } from 'node:util';
 
