@@ -67,6 +67,13 @@ export async function ensureBuilt(repo: string = REPO): Promise<void> {
   if (r.status !== 0 || !distIsFresh()) throw new Error(`${repo}: node bin/build.js failed (exit ${r.status ?? r.signal})`);
 }
 
+/** The Node options proxy-core's command starts its engine with (bin/engine-options.js). */
+async function engineNodeOptions(): Promise<string[]> {
+  const url = pathToFileURL(join(REPO, 'bin', 'engine-options.js')).href;
+  const { ENGINE_OPTIONS } = (await import(url)) as { ENGINE_OPTIONS: { value: string }[] };
+  return ENGINE_OPTIONS.map((o) => o.value);
+}
+
 /** Write the config, check it with the engine's `-c`, start it in the foreground, wait until both binds accept. */
 export async function startEngine(name: EngineName, o: EngineOptions): Promise<Engine> {
   const httpPort = await freePort();
@@ -76,13 +83,21 @@ export async function startEngine(name: EngineName, o: EngineOptions): Promise<E
     configPath,
     renderConfig({ statsSocket: join(o.dir, `${name}.sock`), nbthread: o.nbthread, httpPort, tcpPort, memberPorts: o.memberPorts }),
   );
-  // proxy-core and node-pipe run on the Node that runs the bench (Node 24 via npm), from this checkout.
+  // proxy-core and node-pipe run on the Node that runs the bench (Node 24 via npm), from this
+  // checkout; node-pipe with the Node options proxy-core gives itself (bin/engine-options.js).
   const [cmd, args] =
     name === 'haproxy'
       ? [o.haproxy, [...o.haproxyArgs, '-f', configPath]]
       : name === 'proxy-core'
         ? [process.execPath, [...o.nodeArgs, join(o.repo ?? REPO, 'bin', 'proxy-core.js'), '-f', configPath]]
-        : [process.execPath, [join(REPO, 'bench', o.pipe === 'raw' ? 'raw-pipe.ts' : 'node-pipe.ts'), '--http-port', `${httpPort}`, '--tcp-port', `${tcpPort}`, '--members', o.memberPorts.join(',')]];
+        : [
+            process.execPath,
+            [
+              ...(await engineNodeOptions()),
+              join(REPO, 'bench', o.pipe === 'raw' ? 'raw-pipe.ts' : 'node-pipe.ts'),
+              '--http-port', `${httpPort}`, '--tcp-port', `${tcpPort}`, '--members', o.memberPorts.join(','),
+            ],
+          ];
   const proc = startProcess(name, cmd, args, { cpus: o.cpus, cwd: o.dir, env: o.env });
   await waitForPort(httpPort, proc);
   await waitForPort(tcpPort, proc);

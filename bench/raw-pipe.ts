@@ -6,11 +6,12 @@
 // X-Forwarded-For pays. But the sockets are libuv TCP handles driven directly through
 // Node's internal bindings (process.binding('tcp_wrap'/'stream_wrap'), what node:net is built
 // on): reads into one buffer per side with the handle's user-buffer mode, writes through
-// WriteWrap, no stream state, no events, no timers. On the 2-core dev machine (December 2026,
-// Node 24.21), against HAProxy 2.6 in the same runs: keep-alive 0.98-1.01x HAProxy's CPU per
-// request and 0.99x its requests/s, where node-pipe measures 1.11-1.30x; a new connection
-// per request 1.33-1.54x, node-pipe 1.73x. What separates node-pipe from HAProxy is mostly
-// net.Socket, not Node's event loop.
+// WriteWrap (one request reused while writes complete at once, as proxy-core does), no
+// stream state, no events, no timers. The bench runs it with proxy-core's Node options
+// (bin/engine-options.js). On the 2-core dev machine (December 2026, Node 24.21), against
+// HAProxy 2.6 in the same runs: keep-alive 0.90-1.01x HAProxy's CPU per request, where
+// node-pipe measures 1.11-1.30x; a new connection per request 1.33-1.55x, node-pipe 1.73x.
+// What separates node-pipe from HAProxy is mostly net.Socket, not Node's event loop.
 //
 // Not a proxy to run: no timeouts, no backpressure beyond swapping the read buffer while
 // libuv holds a write, and it relies on bindings Node does not document.
@@ -92,21 +93,36 @@ function onRead(this: Handle): undefined {
   return undefined;
 }
 
-function afterWrite(this: { handle: Handle }, status: number): void {
+type WriteReq = InstanceType<StreamWrap['WriteWrap']>;
+
+function afterWrite(this: WriteReq, status: number): void {
+  this.buffer = undefined;
   if (status < 0) close(this.handle[kEnd]!);
 }
+
+/**
+ * One write request serves every write the kernel takes whole, as in proxy-core
+ * (runtime/raw-socket.ts): Node attaches the request to libuv only when the write is queued.
+ */
+let spare: WriteReq | undefined;
 
 /** Write `n` bytes of `from`'s read buffer (or `data`) to `to`. */
 function send(to: End, from: End, n: number, data: Buffer = n === from.buf.length ? from.buf : from.buf.subarray(0, n)): void {
   if (to.closed) return;
-  const req = new WriteWrap();
+  const req = spare ?? new WriteWrap();
+  spare = undefined;
   req.handle = to.handle;
   req.oncomplete = afterWrite;
   req.async = false;
   if (to.handle.writeBuffer(req, data) !== 0) return close(to);
-  if (streamBaseState[kLastWriteWasAsync] && data.buffer === from.buf.buffer) {
-    // libuv holds the bytes until the write completes: read into a new buffer meanwhile.
-    req.buffer = data;
+  if (!streamBaseState[kLastWriteWasAsync]) {
+    spare = req;
+    return;
+  }
+  // libuv holds the request and the bytes until the write completes.
+  req.buffer = data;
+  if (data.buffer === from.buf.buffer) {
+    // Read into a new buffer meanwhile.
     from.buf = Buffer.allocUnsafeSlow(READ_SIZE);
     from.handle.useUserBuffer(from.buf);
   }

@@ -3,7 +3,7 @@
 // JavaScript in dist/ when it matches the sources, else from the TypeScript sources
 // (bin/dist.js says which and why).
 //
-// First, V8 options, which V8 reads only when the isolate is made, so the process
+// First, V8 options (the list is in bin/engine-options.js), which V8 reads only when the isolate is made, so the process
 // re-executes itself with them (execve: same pid, same open descriptors) unless each was given
 // already (command line or NODE_OPTIONS). A `-c` check serves nothing and is not worth the
 // second start.
@@ -24,18 +24,11 @@
 //   callbacks, CPU per keep-alive request dropped about 2 % (bench/ab.ts, B better in 18 of 22
 //   pairs over two runs); four times the defaults gained nothing more.
 import { entryUrl } from './dist.js';
+import { missingEngineOptions } from './engine-options.js';
 
-/** Each option as added, and the spellings that mean it was given already. */
-const OPTIONS = [
-  { value: '--max-semi-space-size=2', given: ['--max-semi-space-size'] },
-  { value: '--no-allocation-site-pretenuring', given: ['--allocation-site-pretenuring', '--no-allocation-site-pretenuring'] },
-  { value: '--max-inlined-bytecode-size=920', given: ['--max-inlined-bytecode-size'] },
-  { value: '--max-inlined-bytecode-size-cumulative=2760', given: ['--max-inlined-bytecode-size-cumulative'] },
-];
-// Options given already, from the command line and NODE_OPTIONS, spelled with dashes (V8 takes
-// `--max_semi_space_size` as well).
-const givenArgs = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].map((a) => a.replaceAll('_', '-'));
-const missing = OPTIONS.filter((o) => !o.given.some((g) => givenArgs.some((a) => a === g || a.startsWith(`${g}=`))));
+// Options given already come from the command line and NODE_OPTIONS (V8 takes
+// `--max_semi_space_size` as well as dashes).
+const missing = missingEngineOptions([...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)]);
 if (missing.length > 0 && !process.argv.includes('-c') && typeof process.execve === 'function') {
   const args = [...missing.map((o) => o.value), ...process.execArgv, process.argv[1], ...process.argv.slice(2)];
   try {
