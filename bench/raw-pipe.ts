@@ -9,7 +9,7 @@
 // WriteWrap (one request reused while writes complete at once, as proxy-core does), no
 // stream state, no events, no timers. The bench runs it with proxy-core's Node options
 // (bin/engine-options.js). On the 2-core dev machine (December 2026, Node 24.21), against
-// HAProxy 2.6 in the same runs: keep-alive 0.90-1.01x HAProxy's CPU per request, where
+// HAProxy 2.6 in the same runs: keep-alive 0.90-1.02x HAProxy's CPU per request, where
 // node-pipe measures 1.11-1.30x; a new connection per request 1.33-1.55x, node-pipe 1.73x.
 // What separates node-pipe from HAProxy is mostly net.Socket, not Node's event loop.
 //
