@@ -3,10 +3,10 @@
 // JavaScript in dist/ when it matches the sources, else from the TypeScript sources
 // (bin/dist.js says which and why).
 //
-// First, V8 options (the list is in bin/engine-options.js), which V8 reads only when the isolate is made, so the process
-// re-executes itself with them (execve: same pid, same open descriptors) unless each was given
-// already (command line or NODE_OPTIONS). A `-c` check serves nothing and is not worth the
-// second start.
+// First, V8 options (the list is in bin/engine-options.js), which V8 reads only when the
+// isolate is made, so the process re-executes itself with them (execve: same pid, same open
+// descriptors) unless each was given already (command line or NODE_OPTIONS). A `-c` check
+// serves nothing and is not worth the second start.
 // - The main thread's young generation is capped, as the worker threads' are (their
 //   resourceLimits, supervisor.ts): with `nbthread 1` the main thread serves the traffic, and
 //   V8's default lets its young generation grow to tens of MB under load — peak RSS ~210 MB
