@@ -19,8 +19,9 @@
 // request is comparable in every setup. `--no-pin` lets the kernel schedule everything.
 //
 // Flags (environment variable in brackets):
-//   --rounds N        measured rounds per engine and scenario [BENCH_ROUNDS]        default 2
-//   --duration S      seconds per wrk run [BENCH_DURATION]                          default 10
+//   --rounds N        measured rounds per engine and scenario [BENCH_ROUNDS]        default 3
+//                     (an odd number: the median drops a round the machine's noise hit)
+//   --duration S      seconds per wrk run [BENCH_DURATION]                          default 8
 //   --warmup S        unmeasured seconds per engine before a scenario [BENCH_WARMUP] default 3
 //   --connections C   wrk connections [BENCH_CONNECTIONS]                            default 50
 //   --threads T       wrk threads [BENCH_WRK_THREADS]                                default 1
@@ -170,8 +171,8 @@ function options() {
   const pin = !values['no-pin'] && ncpu > nbthread;
   const range = (a: number, b: number) => (a === b ? `${a}` : `${a}-${b}`);
   return {
-    rounds: num(values.rounds, quick ? 1 : 2, 'rounds'),
-    durationS: num(values.duration, quick ? 3 : 10, 'duration'),
+    rounds: num(values.rounds, quick ? 1 : 3, 'rounds'),
+    durationS: num(values.duration, quick ? 3 : 8, 'duration'),
     warmupS: values.warmup !== undefined ? Number(values.warmup) : quick ? 1 : 3,
     connections: num(values.connections, 50, 'connections'),
     wrkThreads: num(values.threads, 1, 'threads'),
