@@ -9,6 +9,7 @@ export const ENGINE_OPTIONS = [
   { value: '--no-allocation-site-pretenuring', given: ['--allocation-site-pretenuring', '--no-allocation-site-pretenuring'] },
   { value: '--max-inlined-bytecode-size=920', given: ['--max-inlined-bytecode-size'] },
   { value: '--max-inlined-bytecode-size-cumulative=2760', given: ['--max-inlined-bytecode-size-cumulative'] },
+  { value: '--no-memory-reducer-favors-memory', given: ['--memory-reducer-favors-memory', '--no-memory-reducer-favors-memory'] },
 ];
 
 /** The options of ENGINE_OPTIONS that none of `args` (Node options: execArgv, NODE_OPTIONS words) gives already. */

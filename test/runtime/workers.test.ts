@@ -71,7 +71,8 @@ describe('worker threads', () => {
     expect(await tcpExchange(port, 'alive\n')).toBe('m1:alive\n');
     expect(await statsCommand(sock, 'show info')).toMatch(/^Nbthread: 1$/m);
     // The command re-executed itself in place (same pid, the pid file names it) with the main
-    // thread's young generation capped, pretenuring off and larger inlining budgets (bin/proxy-core.js).
+    // thread's young generation capped, pretenuring off, larger inlining budgets and a gentler
+    // memory reducer (bin/proxy-core.js).
     const argv = readFileSync(`/proc/${proxy.pid}/cmdline`, 'utf8').split('\0');
     expect(argv).toEqual(
       expect.arrayContaining([
@@ -79,6 +80,7 @@ describe('worker threads', () => {
         '--no-allocation-site-pretenuring',
         '--max-inlined-bytecode-size=920',
         '--max-inlined-bytecode-size-cumulative=2760',
+        '--no-memory-reducer-favors-memory',
       ]),
     );
   });
