@@ -23,6 +23,7 @@ import { parseArgs } from 'node:util';
 import { ensureBuilt, startEngine, type Engine } from './engines.ts';
 import { LARGE_PATH, SMALL_PATH, startMembers } from './members.ts';
 import { cpuSeconds, installCleanup, sleep, stopAll } from './procs.ts';
+import { median } from './report.ts';
 import { runWrk } from './wrk.ts';
 
 const { values } = parseArgs({
@@ -91,11 +92,6 @@ async function measure(e: Engine): Promise<Figures> {
     requestsPerS: w.requestsPerS,
   };
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((x, y) => x - y);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 installCleanup();
 await ensureBuilt(resolve(values.a));

@@ -45,10 +45,43 @@ function ratio(x: number | undefined, h: number | undefined): number | undefined
   return h !== undefined && x !== undefined && h > 0 ? x / h : undefined;
 }
 
-export function ratioRow(scenario: string, metric: Metric, figures: Partial<Record<EngineName, number>>, target: RatioTarget | undefined): Row {
+/**
+ * The median over rounds of each round's ratio x / h (`xs[i]` and `hs[i]` measured in the same
+ * round, one after the other), or undefined when no round has both figures.
+ */
+export function pairedRatio(xs: number[] | undefined, hs: number[] | undefined): number | undefined {
+  if (xs === undefined || hs === undefined) return undefined;
+  const rs: number[] = [];
+  for (let i = 0; i < Math.min(xs.length, hs.length); i++) {
+    const r = ratio(xs[i], hs[i]);
+    if (r !== undefined) rs.push(r);
+  }
+  return rs.length === 0 ? undefined : median(rs);
+}
+
+/** The median of `xs` (not empty; left unchanged). */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/**
+ * One metric's row: `figures` are each engine's median over rounds; `perRound` each engine's
+ * figure round by round, from which the ratios are taken (pairedRatio()): the two engines of a
+ * round run back to back, so a slow or fast stretch of the machine falls on both, where the
+ * ratio of two medians can set one engine's fast round against the other's slow one.
+ */
+export function ratioRow(
+  scenario: string,
+  metric: Metric,
+  figures: Partial<Record<EngineName, number>>,
+  target: RatioTarget | undefined,
+  perRound: Partial<Record<EngineName, number[]>> = {},
+): Row {
   const h = figures.haproxy;
   const p = figures['proxy-core'];
-  const r = ratio(p, h);
+  const r = pairedRatio(perRound['proxy-core'], perRound.haproxy) ?? ratio(p, h);
   let met: boolean | undefined;
   if (target && r !== undefined) met = target.op === '<=' ? r <= target.ratio : r >= target.ratio;
   return {
@@ -58,7 +91,7 @@ export function ratioRow(scenario: string, metric: Metric, figures: Partial<Reco
     proxyCore: p,
     ratio: r,
     pipe: figures['node-pipe'],
-    pipeRatio: ratio(figures['node-pipe'], h),
+    pipeRatio: pairedRatio(perRound['node-pipe'], perRound.haproxy) ?? ratio(figures['node-pipe'], h),
     target: target ? `${target.op === '<=' ? '≤' : '≥'} ${target.ratio}×` : '',
     met,
   };

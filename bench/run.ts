@@ -50,7 +50,7 @@ import { parseArgs } from 'node:util';
 import { ENGINES, ensureBuilt, startEngine, type Engine, type EngineName } from './engines.ts';
 import { LARGE_PATH, LARGE_SIZE, memberAccepts, SMALL_PATH, startMembers } from './members.ts';
 import { cpuSeconds, installCleanup, sleep, statusKb, stopAll, wasInterrupted } from './procs.ts';
-import { formatTable, idleRssRow, ratioRow, type Metric, type RatioTarget, type Row } from './report.ts';
+import { formatTable, idleRssRow, median, ratioRow, type Metric, type RatioTarget, type Row } from './report.ts';
 import { runWrk, type WrkResult } from './wrk.ts';
 
 interface Scenario {
@@ -249,11 +249,14 @@ async function main(): Promise<void> {
   for (const sc of o.scenarios) {
     for (const metric of sc.metrics) {
       const figures: Partial<Record<EngineName, number>> = {};
+      const perRound: Partial<Record<EngineName, number[]>> = {};
       for (const name of o.engines) {
         const list = runs[sc.id]![name];
-        if (list?.length) figures[name] = median(list.map((f) => f[metric as keyof RunFigures] as number));
+        if (!list?.length) continue;
+        perRound[name] = list.map((f) => f[metric as keyof RunFigures] as number);
+        figures[name] = median(perRound[name]);
       }
-      rows.push(ratioRow(sc.title, metric, figures, sc.targets.find((t) => t.metric === metric)));
+      rows.push(ratioRow(sc.title, metric, figures, sc.targets.find((t) => t.metric === metric), perRound));
     }
   }
   const rss: Partial<Record<EngineName, number>> = {};
@@ -268,7 +271,7 @@ async function main(): Promise<void> {
   rows.push({ ...idleRssRow(peak), scenario: 'after the runs', metric: 'peak RSS MiB', target: '', met: undefined });
 
   const table = formatTable(rows, o.pipe === 'raw' ? 'raw pipe' : 'Node pipe');
-  process.stdout.write(`\n${table}\n\nFigures: median over rounds. CPU = utime+stime of the engine process (all threads) per 10,000 requests.\n`);
+  process.stdout.write(`\n${table}\n\nFigures: median over rounds. Ratios: median over rounds of each round's ratio (the engines of a round run back to back). CPU = utime+stime of the engine process (all threads) per 10,000 requests.\n`);
   const errors = rows.filter((r) => r.metric.startsWith('errors') && ((r.haproxy ?? 0) > 0 || (r.proxyCore ?? 0) > 0 || (r.pipe ?? 0) > 0));
   if (errors.length) process.stdout.write(`WARNING: errors in: ${errors.map((r) => r.scenario).join(', ')} (see the JSON for details)\n`);
 
@@ -344,12 +347,6 @@ async function checkEngineServes(e: Engine, sc: Scenario, o: Options): Promise<v
   const want = sc.path === LARGE_PATH ? LARGE_SIZE : 13;
   if (res.status !== 200 || body.length !== want) throw new Error(`${e.name}: ${sc.id}: got ${res.status} with ${body.length} bytes, want 200 with ${want}`);
   void o;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 function version(cmd: string, args: string[]): string {
