@@ -28,7 +28,7 @@
 //   request path embeds, and V8 threw that code away: `--trace-deopt` listed 29 functions
 //   deoptimized ("embedded weak objects cleared") after 11 s without traffic, so the first
 //   second of the next burst ran unoptimized, with a p99 of 12-20 ms instead of 2.5 (2 s wrk
-//   slices). Without the mode: no such deoptimization, first-slice p99 2.5-6.3 ms; the heap
+//   slices). Without the mode: no such deoptimization, first-slice p99 2.5-8 ms; the heap
 //   still shrinks when idle (RSS after the first idle stretch 71.9 MiB instead of 67.9).
 import { entryUrl } from './dist.js';
 import { missingEngineOptions } from './engine-options.js';
