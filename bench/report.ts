@@ -77,11 +77,11 @@ export function ratioRow(
   metric: Metric,
   figures: Partial<Record<EngineName, number>>,
   target: RatioTarget | undefined,
-  perRound: Partial<Record<EngineName, number[]>> = {},
+  perRound: Partial<Record<EngineName, number[]>>,
 ): Row {
   const h = figures.haproxy;
   const p = figures['proxy-core'];
-  const r = pairedRatio(perRound['proxy-core'], perRound.haproxy) ?? ratio(p, h);
+  const r = pairedRatio(perRound['proxy-core'], perRound.haproxy);
   let met: boolean | undefined;
   if (target && r !== undefined) met = target.op === '<=' ? r <= target.ratio : r >= target.ratio;
   return {
@@ -91,7 +91,7 @@ export function ratioRow(
     proxyCore: p,
     ratio: r,
     pipe: figures['node-pipe'],
-    pipeRatio: pairedRatio(perRound['node-pipe'], perRound.haproxy) ?? ratio(figures['node-pipe'], h),
+    pipeRatio: pairedRatio(perRound['node-pipe'], perRound.haproxy),
     target: target ? `${target.op === '<=' ? '≤' : '≥'} ${target.ratio}×` : '',
     met,
   };
