@@ -77,9 +77,11 @@ VCHAR[HT] = 1;
 for (let c = 32; c < 127; c++) VCHAR[c] = 1;
 for (let c = 128; c < 256; c++) VCHAR[c] = 1;
 
-/** 1 for A-Z. */
-const UPPER = new Uint8Array(256);
-for (let c = 65; c <= 90; c++) UPPER[c] = 1;
+/** Header name bytes: NAME_TOKEN for every tchar, NAME_UPPER too for A-Z (one load per byte). */
+const NAME_TOKEN = 1;
+const NAME_UPPER = 2;
+const NAME = new Uint8Array(256);
+for (let c = 0; c < 256; c++) if (TCHAR[c]) NAME[c] = c >= 65 && c <= 90 ? NAME_TOKEN | NAME_UPPER : NAME_TOKEN;
 
 /** Hex digit values, -1 elsewhere. */
 const HEX = new Int8Array(256).fill(-1);
@@ -220,6 +222,24 @@ export class Head {
 
   uri(): string {
     return this.buf.toString('latin1', this.uriStart, this.uriEnd);
+  }
+
+  /**
+   * Move a complete head into a buffer of its own (it was parsed where it was read, and those
+   * bytes are about to be reused): buf[start, end) is copied, every offset follows.
+   */
+  detach(): void {
+    const from = this.start;
+    const own = Buffer.allocUnsafe(this.end - from);
+    this.buf.copy(own, 0, from, this.end);
+    const offs = this.offs;
+    for (let i = 0, n = this.count * HDR_STRIDE; i < n; i++) offs[i]! -= from;
+    this.buf = own;
+    this.start = 0;
+    this.end -= from;
+    this.lineEnd -= from;
+    this.uriStart -= from;
+    this.uriEnd -= from;
   }
 
   /**
@@ -364,16 +384,17 @@ export class Head {
         kinds = this.kinds;
       }
       const lineStart = p;
-      let upper = 0;
-      for (let n = buf[p]!; TCHAR[n]; n = buf[++p]!) upper |= UPPER[n]!;
-      if (upper !== 0) this.upperNames = true;
+      let seen = 0;
+      for (let n = NAME[buf[p]!]!; n & NAME_TOKEN; n = NAME[buf[++p]!]!) seen |= n;
+      if (seen & NAME_UPPER) this.upperNames = true;
       if (p >= len) return NEED_MORE;
       if (p === lineStart || buf[p] !== COLON) return -400;
       const nameEnd = p;
       p++;
       while (buf[p] === SP || buf[p] === HT) p++;
       const valueStart = p;
-      while (VCHAR[buf[p]!]) p++;
+      // VCHAR, by comparisons (cheaper here than a table load per byte).
+      for (let v = buf[p]!; v >= SP ? v !== 0x7f : v === HT; v = buf[++p]!);
       if (p >= len) return NEED_MORE;
       let valueEnd = p;
       c = buf[p]!;

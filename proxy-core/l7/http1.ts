@@ -52,6 +52,7 @@ import {
   headScanResume,
   HK,
   NEED_MORE,
+  NO_BYTES,
   skipLeadingEmptyLines,
 } from './http1-parser.ts';
 import { copySmall, Txn } from './message.ts';
@@ -218,6 +219,13 @@ function v4(addr: string | undefined): string {
 
 /** The unread tail of `buf` (from `off`) followed by `chunk`, in one new buffer: the rare
  *  case of a head split over reads, for the request and the response side alike. */
+/** A copy of buf[off..] of its own. */
+function ownCopy(buf: Buffer, off: number): Buffer {
+  const own = Buffer.allocUnsafe(buf.length - off);
+  copySmall(buf, off, buf.length, own, 0);
+  return own;
+}
+
 function joinRest(buf: Buffer, off: number, chunk: Buffer): Buffer {
   const rest = buf.length - off;
   const joined = Buffer.allocUnsafe(rest + chunk.length);
@@ -249,6 +257,8 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
   requests = 0;
   /** Client bytes not processed yet, from inOff. */
   private inBuf: Buffer | undefined = undefined;
+  /** inBuf (and the head parsed from it) are lent bytes, during clientBytes() only. */
+  private lent = false;
   private inOff = 0;
   /** The head at inOff came in pieces: findHeadEnd resumes at scanFrom. */
   private scanning = false;
@@ -383,9 +393,31 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
 
   // ------------------------------------------------------------------- client input
 
-  clientBytes(_socket: net.Socket, chunk: Buffer): void {
+  /** Lent bytes are read where they are (client-read.ts): see clientBytes(). */
+  readonly takesLent = true;
+
+  /**
+   * Bytes from the client. A lent chunk (the thread's shared read buffer, valid during this call
+   * only) is parsed in place when it starts a new head and nothing is pending: a request that is
+   * parsed and forwarded within the call is never copied but into what goes to the member.
+   * Anything kept past the call is copied first (settleLent()); in any other state the chunk is
+   * copied at once, as it may be queued, held or written.
+   */
+  clientBytes(_socket: net.Socket, chunk: Buffer, lent: boolean): void {
     this.counters.add(this.fe.slot, T.bin, chunk.length);
-    switch (this.phase) {
+    const phase = this.phase;
+    if (lent) {
+      if ((phase === P_IDLE || phase === P_HEAD) && (this.inBuf === undefined || this.inOff >= this.inBuf.length)) {
+        this.inBuf = chunk;
+        this.inOff = 0;
+        this.lent = true;
+        this.parseLoop();
+        this.settleLent(chunk);
+        return;
+      }
+      chunk = ownCopy(chunk, 0);
+    }
+    switch (phase) {
       case P_IDLE:
       case P_HEAD:
         this.append(chunk);
@@ -410,6 +442,34 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
         // closing: what the client still sends is read and dropped
         return;
     }
+  }
+
+  /**
+   * End of a call with lent bytes: what is kept of them is copied. Unparsed input (a partial
+   * head, pipelined requests) stays as a copy. The request head stays, as a copy, while
+   * something may still read it: the request is not sent yet (its member connection is
+   * pending), or http-response rules may look at the request. Otherwise it points at no
+   * bytes, so that nothing can read another connection's bytes through it.
+   */
+  private settleLent(chunk: Buffer): void {
+    this.lent = false;
+    if (this.inBuf === chunk) {
+      const off = this.inOff;
+      this.inBuf = off < chunk.length ? ownCopy(chunk, off) : undefined;
+      this.scanFrom = Math.max(0, this.scanFrom - off);
+      this.inOff = 0;
+    }
+    const head = this.txn.req.head;
+    if (head.buf !== chunk) return;
+    const phase = this.phase;
+    if (phase === P_SESSION || (phase === P_EXCHANGE && this.responseRulesRun())) head.detach();
+    else head.buf = NO_BYTES;
+  }
+
+  /** Whether http-response rules run on the current exchange (they may fetch request data). */
+  private responseRulesRun(): boolean {
+    const beHttp = this.beHttp;
+    return this.feHttp.responseRules.length > 0 || (beHttp !== undefined && beHttp.responseRules.length > 0);
   }
 
   /** Keep `chunk` as unprocessed input. */
@@ -563,7 +623,11 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
       const off = this.inOff;
       this.inBuf = undefined;
       this.inOff = 0;
-      if (off < rest.length) this.feedBody(rest, off);
+      // Body bytes are held or written: never lent ones.
+      if (off < rest.length) {
+        if (this.lent) this.feedBody(ownCopy(rest, off), 0);
+        else this.feedBody(rest, off);
+      }
       if (this.phase !== P_SESSION) return true; // invalid body
     }
     this.sessCounters = c;
@@ -810,7 +874,8 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
       end === END_PLAIN && extra === '' && msg.addCount === 0 && skip === 0 && msg.deletions === 0 &&
       head.crlf && !head.upperNames && !head.versionOdd && bodyLen === 0
     ) {
-      return head.buf.subarray(head.start, head.end);
+      // A lent head is copied: the write may be queued, and the request kept for a replay.
+      return this.lent ? ownCopy(head.buf.subarray(head.start, head.end), 0) : head.buf.subarray(head.start, head.end);
     }
     let tail = msg.tail(end);
     if (extra !== '') tail = Buffer.concat([Buffer.from(extra, 'latin1'), tail]);
@@ -1024,6 +1089,19 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
       this.resBuf = undefined;
       this.exBout += stop - from;
       this.writeClient(from === 0 && stop === buf.length ? buf : buf.subarray(from, stop));
+      this.afterBodyBytes(buf, stop);
+      return;
+    }
+    if (!dechunk && extra === '' && !this.closeAfter && !sayKeepAlive && msg.addCount === 0 && head.crlf) {
+      // Only lines dropped (the member's Connection header, most often): removed where the
+      // bytes are, and sent with the body bytes that came along.
+      const stop = this.bodyEnd(buf, bodyStart);
+      if (stop === -2) return;
+      const from = this.resOff;
+      const sent = msg.compactInPlace(skip, stop);
+      this.resBuf = undefined;
+      this.exBout += sent - from;
+      this.writeClient(buf.subarray(from, sent));
       this.afterBodyBytes(buf, stop);
       return;
     }

@@ -34,8 +34,15 @@ import { RawSocket, rawSocketsAvailable, type RawSocketReader } from './raw-sock
 
 /** Receives the bytes of a client connection. */
 export interface ClientReader {
-  /** `chunk` belongs to the reader (a copy). */
-  clientBytes(socket: net.Socket, chunk: Buffer): void;
+  /**
+   * `chunk` belongs to the reader (a copy), or with `lent` (only to a reader that takes lent
+   * bytes) is the shared read buffer itself, valid until the call returns: the reader copies
+   * whatever it keeps beyond that, and writes none of it to a socket (a write libuv queues
+   * keeps the bytes).
+   */
+  clientBytes(socket: net.Socket, chunk: Buffer, lent: boolean): void;
+  /** True for a reader that takes lent bytes; any other gets a copy of every read. */
+  readonly takesLent?: boolean;
 }
 
 /** Bytes per read: Node's own read size. */
@@ -56,13 +63,31 @@ class ClientState {
 
 type ClientSocket = net.Socket & { [kClient]?: ClientState };
 
+/**
+ * Views of the first n bytes of the shared buffer, made once per size up to LENT_VIEWS_MAX
+ * (requests of one client program are mostly of a few sizes): a lent read makes no Buffer.
+ */
+const LENT_VIEWS_MAX = 4096;
+const lentViews: (Buffer | undefined)[] = [];
+
+function lentView(n: number): Buffer {
+  if (n > LENT_VIEWS_MAX) return shared.subarray(0, n);
+  return (lentViews[n] ??= shared.subarray(0, n));
+}
+
 function onClientRead(this: ClientSocket, n: number, buf: Buffer): boolean {
-  const copy = Buffer.allocUnsafe(n);
-  buf.copy(copy, 0, 0, n);
   const st = this[kClient]!;
   const r = st.reader;
+  if (r !== undefined && r.takesLent === true) {
+    // The engine reads the bytes where they are and copies only what it keeps (http1.ts):
+    // a request parsed and forwarded within this call is not copied first.
+    r.clientBytes(this, lentView(n), true);
+    return true;
+  }
+  const copy = Buffer.allocUnsafe(n);
+  buf.copy(copy, 0, 0, n);
   if (r !== undefined) {
-    r.clientBytes(this, copy);
+    r.clientBytes(this, copy, false);
     return true;
   }
   (st.early ??= []).push(copy);
@@ -133,7 +158,7 @@ export function setClientReader(socket: net.Socket, reader: ClientReader): void 
   const st = (socket as ClientSocket)[kClient];
   if (st === undefined) {
     // A socket from anywhere else (another Node, a test): its 'data' events.
-    socket.on('data', (chunk: Buffer) => reader.clientBytes(socket, chunk));
+    socket.on('data', (chunk: Buffer) => reader.clientBytes(socket, chunk, false));
     return;
   }
   st.reader = reader;
@@ -144,5 +169,5 @@ export function setClientReader(socket: net.Socket, reader: ClientReader): void 
   // reader asks for meanwhile stands.
   if (st.earlyBytes >= EARLY_MAX && !socket.destroyed) socket.resume();
   st.earlyBytes = 0;
-  for (const b of early) reader.clientBytes(socket, b);
+  for (const b of early) reader.clientBytes(socket, b, false);
 }

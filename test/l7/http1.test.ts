@@ -9,10 +9,13 @@ import { statRecords } from '../stats/csv.ts';
 import { compilePlan, countSlots } from '../../proxy-core/compile/compile.ts';
 import { allocateCounters, Counters } from '../../proxy-core/runtime/counters.ts';
 import {
+  acl,
   backend,
   Client,
   config,
+  cond,
   deadPort,
+  fetch,
   frontend,
   oneShot,
   options,
@@ -293,6 +296,101 @@ describe('keep-alive', () => {
     for (let i = 0; i < 3; i++) bodies.push((await c.response()).body);
     expect(bodies).toEqual(['m1 GET /1', 'm1 POST /2', 'm1 GET /3']);
     expect(m.received[1]!.body.toString()).toBe('hello');
+  });
+});
+
+describe('requests parsed where they were read', () => {
+  // Client bytes are read into one buffer per thread, and a request is parsed there
+  // (client-read.ts, H1Conn.clientBytes): what is kept past the read must be a copy, or the
+  // next read of any connection overwrites it.
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('a head in pieces, pipelined requests and body bytes survive the reads of other connections', async () => {
+    const m = await member();
+    const proxy = await proxyTo([m.port]);
+    const a = await client(proxy);
+    const b = await client(proxy);
+    a.send('GET /a-in-pieces HTTP/1.1\r\nHo');
+    await sleep(30);
+    b.send(
+      'GET /b1 HTTP/1.1\r\nHost: x\r\n\r\n' +
+        'POST /b2 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello' +
+        'GET /b3 HTTP/1.1\r\nHost: x\r\n\r\n',
+    );
+    const bodies = [];
+    for (let i = 0; i < 3; i++) bodies.push((await b.response()).body);
+    expect(bodies).toEqual(['m1 GET /b1', 'm1 POST /b2', 'm1 GET /b3']);
+    a.send('st: x\r\n\r\n');
+    expect((await a.response()).body).toBe('m1 GET /a-in-pieces');
+    // The next request of a goes out on an idle member connection at once; its body came in
+    // the same read as its head, and b reads meanwhile.
+    a.send('POST /a2 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc');
+    b.send('POST /b4 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nxyz');
+    expect((await a.response()).body).toBe('m1 POST /a2');
+    expect((await b.response()).body).toBe('m1 POST /b4');
+    const byUrl = new Map(m.received.map((r) => [r.url, r.body.toString()]));
+    expect(byUrl.get('/b2')).toBe('hello');
+    expect(byUrl.get('/a2')).toBe('abc');
+    expect(byUrl.get('/b4')).toBe('xyz');
+    expect(m.received.map((r) => r.headers.host)).toEqual(Array(6).fill('x'));
+  });
+
+  it('a request queued for its member keeps its head and the body that came with it while others read', async () => {
+    let held: (() => void) | undefined;
+    const m = await member('m1', (req, res, body) => {
+      const reply = () => {
+        const text = `${req.method} ${req.url} ${body.toString()}`;
+        res.writeHead(200, { 'content-length': Buffer.byteLength(text) });
+        res.end(text);
+      };
+      if (req.url === '/held') held = reply;
+      else reply();
+    });
+    const cfg = config([frontend('fe', { defaultBackend: 'be' })], [backend('be', [server('s1', m.port, { maxconn: 1 })])]);
+    const proxy = await startProxy(cfg);
+    cleanups.push(() => proxy.close());
+    const a = await client(proxy);
+    a.send('GET /held HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until(() => held !== undefined);
+    // The member's one slot is taken: b waits in the queue with its body.
+    const b = await client(proxy);
+    b.send('POST /queued HTTP/1.1\r\nHost: queued\r\nContent-Length: 9\r\n\r\nbody-of-b');
+    await until(() => proxy.total(proxy.plan.frontends[0]!.slot, T.reqTot) === 2);
+    const c = await client(proxy);
+    c.send('PUT /c-writes-other-bytes-over-the-read-buffer HTTP/1.1\r\nHost: c\r\nContent-Length: 9\r\n\r\nbody-of-c');
+    await until(() => proxy.total(proxy.plan.frontends[0]!.slot, T.reqTot) === 3);
+    held!();
+    expect((await a.response()).body).toBe('GET /held ');
+    expect((await b.response()).body).toBe('POST /queued body-of-b');
+    expect((await c.response()).body).toBe('PUT /c-writes-other-bytes-over-the-read-buffer body-of-c');
+    expect(m.received.map((r) => r.headers.host)).toEqual(['x', 'queued', 'c']);
+  });
+
+  it('http-response rules see the request they answer when other connections read before the response comes', async () => {
+    let held: (() => void) | undefined;
+    const m = await member('m1', (req, res) => {
+      const reply = () => {
+        res.writeHead(200, { 'content-length': 2 });
+        res.end('ok');
+      };
+      if (req.url === '/api/held') held = reply;
+      else reply();
+    });
+    const proxy = await proxyTo([m.port], {}, {
+      acls: [acl('api', fetch('path'), 'beg', ['/api/'])],
+      httpResponse: [{ action: 'set-header', name: 'X-Api', value: [{ kind: 'text', text: 'yes' }], cond: cond('api'), where: where() }],
+    });
+    const a = await client(proxy);
+    a.send('GET /api/first HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect((await a.response()).headers['x-api']).toBe('yes');
+    // Sent on the member connection a's first request left idle, within the read.
+    a.send('GET /api/held HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until(() => held !== undefined);
+    const b = await client(proxy);
+    b.send('GET /elsewhere/padding/padding HTTP/1.1\r\nHost: y\r\n\r\n');
+    expect((await b.response()).headers['x-api']).toBeUndefined();
+    held!();
+    expect((await a.response()).headers['x-api']).toBe('yes');
   });
 });
 
