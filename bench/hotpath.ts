@@ -24,7 +24,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { pathToFileURL } from 'node:url';
 import { ensureBuilt, renderConfig } from './engines.ts';
 
 const REPO = new URL('..', import.meta.url);
@@ -155,19 +154,17 @@ const { rawSocketsAvailable } = await import(dist('runtime/raw-socket'));
 (process as unknown as { binding: unknown }).binding = realBinding;
 if (!rawSocketsAvailable) throw new Error('hotpath: runtime/raw-socket.ts did not take the handle bindings');
 
+// Nothing listens or connects: the ports are only numbers in the config.
 const dir = mkdtempSync(join(tmpdir(), 'amphora-hotpath-'));
-let cfgPath: string;
-try {
-  cfgPath = join(dir, 'haproxy.cfg');
-  writeFileSync(cfgPath, renderConfig({ statsSocket: join(dir, 'stats.sock'), nbthread: 1, httpPort: 8080, tcpPort: 8081, memberPorts: [8001, 8002] }));
-  var loaded = loadConfig([cfgPath]);
-} finally {
-  rmSync(dir, { recursive: true, force: true });
-}
+const cfgPath = join(dir, 'haproxy.cfg');
+writeFileSync(cfgPath, renderConfig({ statsSocket: join(dir, 'stats.sock'), nbthread: 1, httpPort: 8080, tcpPort: 8081, memberPorts: [8001, 8002] }));
+const loaded = loadConfig([cfgPath]);
+rmSync(dir, { recursive: true, force: true });
 if (loaded.config === undefined) throw new Error(`hotpath: config: ${JSON.stringify(loaded.errors)}`);
 const cfg = loaded.config;
 const slots = countSlots(cfg);
-const plan = compilePlan(cfg, new Counters(allocateCounters(slots, 1), slots, 0), 1, true);
+// Gauges updated without Atomics, as the supervisor makes them for nbthread 1 (one thread).
+const plan = compilePlan(cfg, new Counters(allocateCounters(slots, 1), slots, 0, false), 1, true);
 const fe = plan.frontends.find((f: { mode: string }) => f.mode === 'http');
 const env = { plan, stopping: false, index: 0, track() {}, untrack() {} };
 

@@ -69,6 +69,12 @@ class ReadState {
   last = 0;
   /** Bytes read while no reader was attached yet (copies), handed over by setReader(). */
   early: Buffer[] | undefined = undefined;
+  /**
+   * The view handed out for the last read, of `buf`: a read of the same size into the same
+   * buffer gets the same view again (a keep-alive member answers in reads of one size) rather
+   * than a new Buffer. A reader that keeps a view says so, and the next read goes elsewhere.
+   */
+  view: Buffer | undefined = undefined;
   /** onread's buffer source: asked once at connect and again after every read. */
   readonly next = (): Buffer => {
     const b = this.buf;
@@ -91,7 +97,10 @@ class ReadState {
 
 function onMemberRead(this: ReadSocket, n: number, buf: Buffer): boolean {
   const st = this[kRead]!;
-  const chunk = buf.subarray(0, n);
+  let chunk = st.view;
+  if (chunk === undefined || chunk.length !== n || chunk.buffer !== buf.buffer || chunk.byteOffset !== buf.byteOffset) {
+    chunk = st.view = buf.subarray(0, n);
+  }
   st.last = n;
   const r = st.reader;
   if (r === undefined) (st.early ??= []).push(Buffer.from(chunk));

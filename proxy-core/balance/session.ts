@@ -364,24 +364,23 @@ function onTurnAround(a: Attempt): void {
 /** Take a session slot on `m` unless it is at maxconn, atomically against other threads. */
 function reserve(m: MemberPlan, c: Counters): boolean {
   const g = c.gauges;
-  const i = m.slot * GAUGES_PER_SLOT + G.scur;
-  const max = m.maxconn;
-  let cur: number;
-  if (max === 0) {
-    cur = Atomics.add(g, i, 1) + 1;
-  } else {
-    for (;;) {
-      const seen = Atomics.load(g, i);
-      if (seen >= max) return false;
-      if (Atomics.compareExchange(g, i, seen, seen + 1) === seen) {
-        cur = seen + 1;
-        break;
-      }
-    }
-  }
   const base = m.slot * GAUGES_PER_SLOT;
-  if (cur > Atomics.load(g, base + G.smax)) Atomics.store(g, base + G.smax, cur);
-  Atomics.add(g, base + G.rateCur, 1);
+  const i = base + G.scur;
+  const max = m.maxconn;
+  if (max === 0 || !c.atomic) {
+    if (max !== 0 && g[i]! >= max) return false;
+    c.bump(i, base + G.smax);
+  } else {
+    // Taken only if still below max when incremented: compare-and-swap against other threads.
+    let seen: number;
+    for (;;) {
+      seen = Atomics.load(g, i);
+      if (seen >= max) return false;
+      if (Atomics.compareExchange(g, i, seen, seen + 1) === seen) break;
+    }
+    c.raise(base + G.smax, seen + 1);
+  }
+  c.increment(base + G.rateCur);
   c.add(m.slot, T.stot);
   return true;
 }
@@ -404,7 +403,7 @@ function pickAndReserve(be: BackendPlan, ctx: PickContext, c: Counters): MemberP
 function slotFreed(be: BackendPlan, c: Counters): void {
   const g = c.gauges;
   const base = be.slot * GAUGES_PER_SLOT;
-  if (Atomics.load(g, base + G.qcur) === 0) return;
+  if (g[base + G.qcur] === 0) return;
   Atomics.add(g, base + G.wake, 1);
   Atomics.notify(g, base + G.wake);
   const q = queues.get(be);

@@ -1,6 +1,11 @@
 // What every balancer asks before choosing: may this member take traffic, has it room, and
 // which group of members is active (primaries, else backups). All answers come from the
 // shared gauges, so every worker thread sees the same health state at once.
+//
+// The gauges are read with plain loads, not Atomics.load: a read of an aligned Int32 cell
+// cannot tear (the value is one some thread wrote), and none of these answers is more than a
+// snapshot anyway (a check may change the state right after). Slots are still taken with
+// atomic updates where threads share the buffer (session.ts reserve(), counters.ts).
 
 import type { MemberPlan } from '../compile/plan.ts';
 import { G, GAUGES_PER_SLOT, ServerState } from '../runtime/counters.ts';
@@ -10,24 +15,24 @@ import type { PickContext } from './balancer.ts';
 export function isUsable(m: MemberPlan, gauges: Int32Array): boolean {
   if (m.disabled) return false;
   const base = m.slot * GAUGES_PER_SLOT;
-  const state = Atomics.load(gauges, base + G.state);
+  const state = gauges[base + G.state];
   if (state !== ServerState.up && state !== ServerState.noCheck) return false;
-  return Atomics.load(gauges, base + G.weight) > 0;
+  return gauges[base + G.weight]! > 0;
 }
 
 /** Below its maxconn (0 = unlimited), counting the sessions of every thread. */
 export function hasRoom(m: MemberPlan, gauges: Int32Array): boolean {
-  return m.maxconn === 0 || Atomics.load(gauges, m.slot * GAUGES_PER_SLOT + G.scur) < m.maxconn;
+  return m.maxconn === 0 || gauges[m.slot * GAUGES_PER_SLOT + G.scur]! < m.maxconn;
 }
 
 /** Effective weight as the supervisor last wrote it. */
 export function weightOf(m: MemberPlan, gauges: Int32Array): number {
-  return Atomics.load(gauges, m.slot * GAUGES_PER_SLOT + G.weight);
+  return gauges[m.slot * GAUGES_PER_SLOT + G.weight]!;
 }
 
 /** Current sessions of a member, all threads together. */
 export function sessionsOf(m: MemberPlan, gauges: Int32Array): number {
-  return Atomics.load(gauges, m.slot * GAUGES_PER_SLOT + G.scur);
+  return gauges[m.slot * GAUGES_PER_SLOT + G.scur]!;
 }
 
 /**

@@ -768,17 +768,16 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
   idleFor(m: MemberPlan): net.Socket | undefined {
     if (this.forceFresh) return undefined;
     const reuse = m.backend.httpReuse;
-    const key = memberKey(m);
     const mine = this.privateUp;
     if (mine !== undefined) {
       this.privateUp = undefined;
-      if (mine.key === key && mine.alive) return mine.socket;
+      if (mine.key === memberKey(m) && mine.alive) return mine.socket;
       mine.destroy();
     }
     if (reuse === 'never') return undefined;
     const first = this.requests <= 1;
     if (first && reuse === 'safe') return undefined;
-    return takeIdle(key, first && reuse === 'aggressive')?.socket;
+    return takeIdle(m, first && reuse === 'aggressive')?.socket;
   }
 
   sessionFailed(error: SessionError): void {

@@ -54,9 +54,13 @@ export class Upstream implements MemberReader {
   closed = false;
   private error: Error | undefined = undefined;
 
+  /** Its member's connections in this worker (found once: no map lookup per request). */
+  readonly bucket: Bucket;
+
   constructor(socket: net.Socket, key: string) {
     this.socket = socket;
     this.key = key;
+    this.bucket = bucketOf(key);
     socket.setNoDelay(true);
     setReader(socket, this);
     socket.on('end', () => {
@@ -116,8 +120,13 @@ export class Upstream implements MemberReader {
   }
 }
 
-/** A member's connections in this worker. */
+/**
+ * A member's connections in this worker. A bucket is dropped once nothing uses it (purge());
+ * an Upstream keeps its own, which cannot be dropped while the Upstream is in use or idle in
+ * it, and a member plan's cached one is found again when it was dropped (`dropped`).
+ */
 interface Bucket {
+  dropped: boolean;
   /** Idle connections, oldest first. */
   idle: Upstream[];
   /** Connections carrying a request now. */
@@ -129,40 +138,44 @@ interface Bucket {
 }
 
 const buckets = new Map<string, Bucket>();
-const keys = new WeakMap<MemberPlan, string>();
 /** The Upstream of a socket, kept on the socket itself (one property, no map lookup). */
 const kUpstream = Symbol('amphora.upstream');
 type UpSocket = net.Socket & { [kUpstream]?: Upstream };
 
+/** The pool fields a member plan carries, set here on first use. */
+type PooledMember = MemberPlan & { poolKey?: string; poolBucket?: Bucket };
+
 /** Pool key of a member (`host:port`), computed once per member plan. */
 export function memberKey(m: MemberPlan): string {
-  let k = keys.get(m);
-  if (k === undefined) {
-    k = `${m.host}:${m.port ?? 0}`;
-    keys.set(m, k);
-  }
-  return k;
+  return ((m as PooledMember).poolKey ??= `${m.host}:${m.port ?? 0}`);
 }
 
 function bucketOf(key: string): Bucket {
   let b = buckets.get(key);
   if (b === undefined) {
-    b = { idle: [], used: 0, peak: 0, need: 0 };
+    b = { dropped: false, idle: [], used: 0, peak: 0, need: 0 };
     buckets.set(key, b);
   }
   return b;
 }
 
+/** The bucket of member `m`, cached on the plan while it lives. */
+function memberBucket(m: MemberPlan): Bucket {
+  const pm = m as PooledMember;
+  const b = pm.poolBucket;
+  if (b !== undefined && !b.dropped) return b;
+  return (pm.poolBucket = bucketOf(memberKey(m)));
+}
+
 function inUse(up: Upstream): void {
   up.inUse = true;
-  const b = bucketOf(up.key);
+  const b = up.bucket;
   if (++b.used > b.peak) b.peak = b.used;
 }
 
 function notInUse(up: Upstream): void {
   up.inUse = false;
-  const b = buckets.get(up.key);
-  if (b !== undefined) b.used--;
+  up.bucket.used--;
 }
 
 /** The Upstream of a member socket, wrapping it (and counting it in use) the first time. */
@@ -178,12 +191,11 @@ export function upstreamOf(socket: net.Socket, key: string): Upstream {
 }
 
 /**
- * Take an idle connection to `key` (most recently used first). `proven`: only one that
+ * Take an idle connection to member `m` (most recently used first). `proven`: only one that
  * already carried a request and was kept alive after it (http-reuse aggressive).
  */
-export function takeIdle(key: string, proven: boolean): Upstream | undefined {
-  const list = buckets.get(key)?.idle;
-  if (!list) return undefined;
+export function takeIdle(m: MemberPlan, proven: boolean): Upstream | undefined {
+  const list = memberBucket(m).idle;
   for (let i = list.length - 1; i >= 0; i--) {
     const up = list[i]!;
     if (proven && up.uses < 2) continue;
@@ -206,7 +218,7 @@ export function takeIdle(key: string, proven: boolean): Upstream | undefined {
 export function release(up: Upstream, now: number): void {
   up.owner = undefined;
   if (up.inUse) notInUse(up);
-  const b = bucketOf(up.key);
+  const b = up.bucket;
   if (!up.alive) {
     up.destroy();
     return;
@@ -222,8 +234,7 @@ export function release(up: Upstream, now: number): void {
 
 function unpool(up: Upstream): void {
   up.inPool = false;
-  const list = buckets.get(up.key)?.idle;
-  if (!list) return;
+  const list = up.bucket.idle;
   const i = list.indexOf(up);
   if (i >= 0) list.splice(i, 1);
 }
@@ -242,7 +253,10 @@ function purge(now: number): void {
     // HAProxy's estimate: this period's peak, or half-way down from the previous estimate.
     b.need = Math.max(b.peak, (b.need + b.peak) >> 1);
     b.peak = b.used;
-    if (b.used === 0 && list.length === 0 && b.need === 0) buckets.delete(key);
+    if (b.used === 0 && list.length === 0 && b.need === 0) {
+      b.dropped = true;
+      buckets.delete(key);
+    }
   }
 }
 

@@ -11,6 +11,10 @@
 // `npm run bench` on the 2-core dev machine, CPU per request against HAProxy's: keep-alive
 // 1.41x -> 1.23x, TCP listener 1.19x -> 1.07x (same session, same config).
 //
+// A reader may also take the bytes lent (`takesLent`, the mode-http engine): it gets a view
+// of the shared buffer itself, parses the request there and copies only what it keeps past
+// the call, so a request forwarded at once is copied once, into what goes to the member.
+//
 // Node's net.Server does not take `onread`, so the listening handle's accept callback
 // (`onconnection`, a long-standing internal of node:net; Node is pinned by package.json) is
 // replaced by ours. It wraps the accepted handle in a RawSocket (raw-socket.ts: the handle

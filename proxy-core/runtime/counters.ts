@@ -12,6 +12,11 @@
 //   when it answers `show stat`. No message crosses threads per request.
 //
 // A replaced worker reuses the region of the worker it replaces, so totals survive it.
+//
+// With one thread serving (nbthread 1: the data plane runs on the supervisor's thread), no
+// other thread touches a generation's buffer, and its gauges are updated with plain reads and
+// writes (`atomic` false): Atomics calls are calls into V8 builtins, about 9 % of the request
+// path's time in bench/hotpath.ts. Reads of a gauge are plain in any case (balance/usable.ts).
 
 import { performance } from 'node:perf_hooks';
 
@@ -141,9 +146,12 @@ export class Counters {
   readonly allTotals: Float64Array;
   /** Totals of this thread's region: index `slot * TOTALS_PER_SLOT + T.x`. */
   readonly totals: Float64Array;
+  /** Gauges are updated with Atomics (other threads use this buffer), else plainly (see above). */
+  readonly atomic: boolean;
 
-  constructor(buffer: SharedArrayBuffer, slots: number, region: number) {
+  constructor(buffer: SharedArrayBuffer, slots: number, region: number, atomic = true) {
     this.buffer = buffer;
+    this.atomic = atomic;
     this.slots = slots;
     const totalsBytes = buffer.byteLength - 4 * slots * GAUGES_PER_SLOT;
     this.regions = totalsBytes / (8 * slots * TOTALS_PER_SLOT);
@@ -224,27 +232,51 @@ export class Counters {
   /** Count a session in (scur+1, smax, stot+1, rate); returns the new scur. */
   enter(slot: number): number {
     const base = slot * GAUGES_PER_SLOT;
-    const cur = Atomics.add(this.gauges, base + G.scur, 1) + 1;
-    if (cur > Atomics.load(this.gauges, base + G.smax)) Atomics.store(this.gauges, base + G.smax, cur);
-    Atomics.add(this.gauges, base + G.rateCur, 1);
+    const cur = this.bump(base + G.scur, base + G.smax);
+    this.increment(base + G.rateCur);
     this.totals[slot * TOTALS_PER_SLOT + T.stot]! += 1;
     return cur;
   }
 
   /** Count a session out (scur-1). */
   leave(slot: number): void {
-    Atomics.sub(this.gauges, slot * GAUGES_PER_SLOT + G.scur, 1);
+    this.decrement(slot * GAUGES_PER_SLOT + G.scur);
   }
 
   /** Count a request into a queue (qcur+1, qmax). */
   enqueue(slot: number): void {
     const base = slot * GAUGES_PER_SLOT;
-    const cur = Atomics.add(this.gauges, base + G.qcur, 1) + 1;
-    if (cur > Atomics.load(this.gauges, base + G.qmax)) Atomics.store(this.gauges, base + G.qmax, cur);
+    this.bump(base + G.qcur, base + G.qmax);
   }
 
   dequeue(slot: number): void {
-    Atomics.sub(this.gauges, slot * GAUGES_PER_SLOT + G.qcur, 1);
+    this.decrement(slot * GAUGES_PER_SLOT + G.qcur);
+  }
+
+  /** Gauge cell `i` + 1, and its maximum cell `max` raised to it; the new value. */
+  bump(i: number, max: number): number {
+    const g = this.gauges;
+    const cur = this.atomic ? Atomics.add(g, i, 1) + 1 : ++g[i]!;
+    this.raise(max, cur);
+    return cur;
+  }
+
+  /** Maximum cell `max` raised to `v` (a maximum: a lost race between threads loses little). */
+  raise(max: number, v: number): void {
+    if (v > this.gauges[max]!) {
+      if (this.atomic) Atomics.store(this.gauges, max, v);
+      else this.gauges[max] = v;
+    }
+  }
+
+  increment(i: number): void {
+    if (this.atomic) Atomics.add(this.gauges, i, 1);
+    else this.gauges[i]!++;
+  }
+
+  decrement(i: number): void {
+    if (this.atomic) Atomics.sub(this.gauges, i, 1);
+    else this.gauges[i]!--;
   }
 }
 

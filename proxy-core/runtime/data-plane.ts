@@ -126,7 +126,7 @@ export class DataPlane {
     const env = this.#env;
     let plan: Plan;
     try {
-      plan = compilePlan(msg.config, new Counters(msg.buffer, msg.slots, this.#data.index), msg.generation, false);
+      plan = compilePlan(msg.config, new Counters(msg.buffer, msg.slots, this.#data.index, msg.atomic), msg.generation, false);
     } catch (err) {
       this.#post({ type: 'rejected', generation: msg.generation, message: log.errorText(err) });
       return;

@@ -15,7 +15,15 @@ export interface WorkerData {
 
 export type ToWorker =
   /** Serve this config: compile it against the shared counters, open/keep/close binds. */
-  | { type: 'plan'; generation: number; config: ProxyConfig; buffer: SharedArrayBuffer; slots: number }
+  | {
+      type: 'plan';
+      generation: number;
+      config: ProxyConfig;
+      buffer: SharedArrayBuffer;
+      slots: number;
+      /** Counters.atomic: false when this thread is the only one serving the generation. */
+      atomic: boolean;
+    }
   /** Stop accepting, finish what is in flight, exit (SIGUSR1). */
   | { type: 'soft-stop' }
   /** Close everything and exit now (SIGTERM). */

@@ -96,6 +96,11 @@ interface Generation {
   buffer: SharedArrayBuffer;
   slots: number;
   nbthread: number;
+  /**
+   * Whether the gauges need atomic updates: false when the one plane serving this generation
+   * runs on this thread (nbthread 1), so that nothing but this thread reads or writes them.
+   */
+  atomic: boolean;
   plan: Plan;
   checker: HealthChecker;
   /** Per-second rates for `show stat` / `show info`, sampled here. */
@@ -280,8 +285,12 @@ export class Supervisor {
     const nbthread = Math.max(1, config.global.nbthread ?? 1);
     const slots = countSlots(config);
     const buffer = allocateCounters(slots, nbthread);
+    // Worker 0 is this thread's own plane with nbthread 1, unless it was spawned as a worker
+    // thread under an earlier generation (a slot keeps what it was spawned as: #spawn()).
+    const worker0 = this.#slots[0]?.worker;
+    const atomic = nbthread > 1 || (worker0 !== undefined && !(worker0 instanceof InlinePlane));
     // The supervisor's totals region is the last one (checks count there).
-    const counters = new Counters(buffer, slots, nbthread);
+    const counters = new Counters(buffer, slots, nbthread, atomic);
     if (carryTotals && previous && previous.slots === slots && previous.nbthread === nbthread) {
       copyCounters(previous.plan.counters, counters);
     }
@@ -289,7 +298,7 @@ export class Supervisor {
     const checker = new HealthChecker(plan, previous?.checker);
     // HAProxy prints server transitions as warnings, a backend left without servers as an alert.
     checker.onEvent = (e) => (e.server === undefined && !e.up ? log.alert(e.message) : log.warning(e.message));
-    return { number, config, buffer, slots, nbthread, plan, checker, rates: new RateSampler(counters) };
+    return { number, config, buffer, slots, nbthread, atomic, plan, checker, rates: new RateSampler(counters) };
   }
 
   async #reload(): Promise<void> {
@@ -410,7 +419,7 @@ export class Supervisor {
     const worker = slot.worker!;
     return new Promise((resolve) => {
       slot.waiters.set(gen.number, resolve);
-      const msg: ToWorker = { type: 'plan', generation: gen.number, config: gen.config, buffer: gen.buffer, slots: gen.slots };
+      const msg: ToWorker = { type: 'plan', generation: gen.number, config: gen.config, buffer: gen.buffer, slots: gen.slots, atomic: gen.atomic };
       worker.postMessage(msg);
     });
   }
