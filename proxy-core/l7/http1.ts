@@ -219,6 +219,16 @@ function v4(addr: string | undefined): string {
 
 /** The unread tail of `buf` (from `off`) followed by `chunk`, in one new buffer: the rare
  *  case of a head split over reads, for the request and the response side alike. */
+/** Request head buffers are made this large (or as large as a head needs). */
+const REQ_OUT_KEEP = 512;
+
+/** buf[from, to) as `last` when that is this very view, else a new one. */
+function viewOf(buf: Buffer, from: number, to: number, last: Buffer | undefined): Buffer {
+  if (from === 0 && to === buf.length) return buf;
+  if (last !== undefined && last.length === to - from && last.buffer === buf.buffer && last.byteOffset === buf.byteOffset + from) return last;
+  return buf.subarray(from, to);
+}
+
 /** A copy of buf[off..] of its own. */
 function ownCopy(buf: Buffer, off: number): Buffer {
   const own = Buffer.allocUnsafe(buf.length - off);
@@ -320,6 +330,16 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
   private pendingBytes = 0;
   /** What was written to the member when it can be written again (request complete in it). */
   private replay: Buffer | undefined = undefined;
+  /**
+   * The buffer request heads are written into, kept for the next request while the kernel
+   * took each write at once (a queued write keeps its bytes: a new one is made then), and the
+   * view of it last sent: a keep-alive client's requests are mostly the same size, so the same
+   * view serves again and no Buffer is made per request.
+   */
+  private reqOut: Buffer | undefined = undefined;
+  private reqView: Buffer | undefined = undefined;
+  /** The view of a member read buffer last sent to the client (the same reuse). */
+  private resView: Buffer | undefined = undefined;
   private retried = false;
   /** The request was counted on its backend and server. */
   private reqCounted = false;
@@ -830,6 +850,8 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
     this.bumpServer();
     if (!this.reqDone) this.clientDeadline = this.fe.timeouts.client > 0 ? now() + this.fe.timeouts.client : 0;
     let ok = up.socket.write(out);
+    // Queued by libuv: its bytes must stay as they are, the next head goes elsewhere.
+    if (out === this.reqView && up.socket.writableLength > 0) this.reqOut = this.reqView = undefined;
     // Body bytes held while connecting that were too many for the first write.
     const pend = this.pending;
     if (pend.length > 0) {
@@ -878,14 +900,22 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
     }
     let tail = msg.tail(end);
     if (extra !== '') tail = Buffer.concat([Buffer.from(extra, 'latin1'), tail]);
-    const out = msg.serialize(skip, tail, bodyLen, true);
+    const out = msg.serialize(skip, tail, bodyLen, true, this.reqOut);
     let off = msg.written;
     if (bodyLen > 0) {
       for (let i = 0; i < pend.length; i++) off += pend[i]!.copy(out, off);
       pend.length = 0;
       this.pendingBytes = 0;
     }
-    return off === out.length ? out : out.subarray(0, off);
+    if (out !== this.reqOut && out.length < REQ_OUT_KEEP) {
+      // A new buffer, with room for the heads to come.
+      const roomy = Buffer.allocUnsafe(REQ_OUT_KEEP);
+      copySmall(out, 0, off, roomy, 0);
+      this.reqOut = roomy;
+      return (this.reqView = roomy.subarray(0, off));
+    }
+    this.reqOut = out;
+    return (this.reqView = viewOf(out, 0, off, this.reqView));
   }
 
   /** A reused connection failed before any response byte: try again on a new connection. */
@@ -1100,7 +1130,9 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
       const sent = msg.compactInPlace(skip, stop);
       this.resBuf = undefined;
       this.exBout += sent - from;
-      this.writeClient(buf.subarray(from, sent));
+      this.writeClient((this.resView = viewOf(buf, from, sent, this.resView)));
+      // Queued: the view must not keep the member's buffer once the write is done.
+      if (this.client.writableLength > 0) this.resView = undefined;
       this.afterBodyBytes(buf, stop);
       return;
     }

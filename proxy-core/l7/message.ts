@@ -171,9 +171,10 @@ export class Message {
    * own lines, the final CRLF), with `extra` bytes of room after it. `written` tells where
    * the head ends. `forward`: a request towards a member, written as HAProxy 2.6 does it:
    * header names in lower case and `HTTP/1.1` for any version read as 1.1. Common case, one
-   * copy: nothing removed, CRLF lines.
+   * copy: nothing removed, CRLF lines. `into`: a buffer to write into when it is large
+   * enough (the caller's reused one), else a new one is made.
    */
-  serialize(skipKinds: number, tail: Buffer, extra: number, forward: boolean): Buffer {
+  serialize(skipKinds: number, tail: Buffer, extra: number, forward: boolean, into?: Buffer): Buffer {
     const h = this.head;
     const buf = h.buf;
     const lower = forward && h.upperNames;
@@ -181,12 +182,14 @@ export class Message {
     let off: number;
     if (skipKinds === 0 && this.deletions === 0 && h.crlf) {
       const headLen = h.end - 2 - h.start;
-      out = Buffer.allocUnsafe(headLen + tail.length + extra);
+      const size = headLen + tail.length + extra;
+      out = into !== undefined && into.length >= size ? into : Buffer.allocUnsafe(size);
       copySmall(buf, h.start, h.end - 2, out, 0);
       if (lower) lowerNames(h, out, 0, h.count, -h.start);
       off = headLen;
     } else {
-      out = Buffer.allocUnsafe(h.lineEnd - h.start + 1 + this.keptLength() + tail.length + extra);
+      const size = h.lineEnd - h.start + 1 + this.keptLength() + tail.length + extra;
+      out = into !== undefined && into.length >= size ? into : Buffer.allocUnsafe(size);
       if (h.crlf) {
         // The start line goes with the first run of kept header lines.
         off = this.writeKept(out, 0, skipKinds, lower, h.start);
