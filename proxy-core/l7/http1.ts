@@ -219,7 +219,7 @@ function v4(addr: string | undefined): string {
 
 /** The unread tail of `buf` (from `off`) followed by `chunk`, in one new buffer: the rare
  *  case of a head split over reads, for the request and the response side alike. */
-/** Request head buffers are made this large (or as large as a head needs). */
+/** The request head buffer a keep-alive connection keeps (a larger head gets one of its own). */
 const REQ_OUT_KEEP = 512;
 
 /** buf[from, to) as `last` when that is this very view, else a new one. */
@@ -900,19 +900,20 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
     }
     let tail = msg.tail(end);
     if (extra !== '') tail = Buffer.concat([Buffer.from(extra, 'latin1'), tail]);
-    const out = msg.serialize(skip, tail, bodyLen, true, this.reqOut);
+    // From the second request of a connection on, heads go into a buffer it keeps (the first
+    // is often the only one: a connection per request keeps nothing).
+    const into = this.reqOut ?? (this.requests > 1 ? Buffer.allocUnsafe(REQ_OUT_KEEP) : undefined);
+    const out = msg.serialize(skip, tail, bodyLen, true, into);
     let off = msg.written;
     if (bodyLen > 0) {
       for (let i = 0; i < pend.length; i++) off += pend[i]!.copy(out, off);
       pend.length = 0;
       this.pendingBytes = 0;
     }
-    if (out !== this.reqOut && out.length < REQ_OUT_KEEP) {
-      // A new buffer, with room for the heads to come.
-      const roomy = Buffer.allocUnsafe(REQ_OUT_KEEP);
-      copySmall(out, 0, off, roomy, 0);
-      this.reqOut = roomy;
-      return (this.reqView = roomy.subarray(0, off));
+    if (out !== into) {
+      // A head of its own (first request, or too large for the kept buffer).
+      this.reqOut = this.reqView = undefined;
+      return off === out.length ? out : out.subarray(0, off);
     }
     this.reqOut = out;
     return (this.reqView = viewOf(out, 0, off, this.reqView));
