@@ -63,6 +63,18 @@ async function client(proxy: TestProxy): Promise<Client> {
   return c;
 }
 
+/** Three requests in one write (GET, POST with body `hello`, GET: `${prefix}1..3`); the bodies of the answers. */
+async function pipelineThree(c: Client, prefix: string): Promise<string[]> {
+  c.send(
+    `GET ${prefix}1 HTTP/1.1\r\nHost: x\r\n\r\n` +
+      `POST ${prefix}2 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello` +
+      `GET ${prefix}3 HTTP/1.1\r\nHost: x\r\n\r\n`,
+  );
+  const bodies: string[] = [];
+  for (let i = 0; i < 3; i++) bodies.push((await c.response()).body);
+  return bodies;
+}
+
 const beSlot = (p: TestProxy) => p.plan.backends[0]!.slot;
 const srvSlot = (p: TestProxy, i = 0) => p.plan.backends[0]!.members[i]!.slot;
 const feSlot = (p: TestProxy) => p.plan.frontends[0]!.slot;
@@ -287,14 +299,7 @@ describe('keep-alive', () => {
     const m = await member();
     const proxy = await proxyTo([m.port]);
     const c = await client(proxy);
-    c.send(
-      'GET /1 HTTP/1.1\r\nHost: x\r\n\r\n' +
-        'POST /2 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello' +
-        'GET /3 HTTP/1.1\r\nHost: x\r\n\r\n',
-    );
-    const bodies = [];
-    for (let i = 0; i < 3; i++) bodies.push((await c.response()).body);
-    expect(bodies).toEqual(['m1 GET /1', 'm1 POST /2', 'm1 GET /3']);
+    expect(await pipelineThree(c, '/')).toEqual(['m1 GET /1', 'm1 POST /2', 'm1 GET /3']);
     expect(m.received[1]!.body.toString()).toBe('hello');
   });
 });
@@ -312,14 +317,7 @@ describe('requests parsed where they were read', () => {
     const b = await client(proxy);
     a.send('GET /a-in-pieces HTTP/1.1\r\nHo');
     await sleep(30);
-    b.send(
-      'GET /b1 HTTP/1.1\r\nHost: x\r\n\r\n' +
-        'POST /b2 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello' +
-        'GET /b3 HTTP/1.1\r\nHost: x\r\n\r\n',
-    );
-    const bodies = [];
-    for (let i = 0; i < 3; i++) bodies.push((await b.response()).body);
-    expect(bodies).toEqual(['m1 GET /b1', 'm1 POST /b2', 'm1 GET /b3']);
+    expect(await pipelineThree(b, '/b')).toEqual(['m1 GET /b1', 'm1 POST /b2', 'm1 GET /b3']);
     a.send('st: x\r\n\r\n');
     expect((await a.response()).body).toBe('m1 GET /a-in-pieces');
     // The next request of a goes out on an idle member connection at once; its body came in
