@@ -217,8 +217,6 @@ function v4(addr: string | undefined): string {
   return addr.startsWith('::ffff:') && addr.indexOf('.') > 0 ? addr.slice(7) : addr;
 }
 
-/** The unread tail of `buf` (from `off`) followed by `chunk`, in one new buffer: the rare
- *  case of a head split over reads, for the request and the response side alike. */
 /** The request head buffer a keep-alive connection keeps (a larger head gets one of its own). */
 const REQ_OUT_KEEP = 512;
 
@@ -236,6 +234,8 @@ function ownCopy(buf: Buffer, off: number): Buffer {
   return own;
 }
 
+/** The unread tail of `buf` (from `off`) followed by `chunk`, in one new buffer: the rare
+ *  case of a head split over reads, for the request and the response side alike. */
 function joinRest(buf: Buffer, off: number, chunk: Buffer): Buffer {
   const rest = buf.length - off;
   const joined = Buffer.allocUnsafe(rest + chunk.length);
