@@ -6,16 +6,17 @@
 // proxy-core's own: a change worth 2 % of it cannot be seen there. This runs that fifth alone.
 // libuv's TCP handle is replaced by a JavaScript object with the same methods (before the
 // engine's modules load, so runtime/raw-socket.ts takes it for the real one); the engine runs
-// the bench's config (templates/haproxy.cfg) from dist/, as `proxy-core` would, with the
+// the bench's config (bench/templates/haproxy.cfg) from dist/, as `proxy-core` would, with the
 // engine's Node options; each request is one read on a client handle (wrk's request bytes),
 // which the engine forwards to a member handle, then one read there (nginx's response bytes),
 // which it answers the client with. Everything of ours runs: the raw socket's read callback,
-// the client read copy, the parse, rules, balancer, pool and counters, the rewrite, and the
+// the client read (lent to the engine), the parse, rules, balancer, pool and counters, the rewrite, and the
 // writes down to the handle's writeBuffer().
 //
-//   node bench/hotpath.ts [--requests N] [--batches N] [--conns N]
+//   node bench/hotpath.ts [--requests N] [--batches N] [--conns N] [--show-wire]
 //
-// Prints the time per request of each batch and their minimum and median. Run it with the
+// Prints the time per request of each batch and their minimum and median; --show-wire first
+// prints one request and one response as they reached the member and the client. Run it with the
 // engine's options (it re-executes itself with them, as bin/proxy-core.js does). Compare two
 // builds with bench/ab.ts's habit: alternate them, several times.
 
@@ -180,7 +181,7 @@ for (let i = 0; i < CONNS; i++) {
   clients.push(h);
 }
 
-// wrk's request and nginx's answer to it (templates/nginx.conf, `/small`).
+// wrk's request and nginx's answer to it (bench/templates/nginx.conf, `/small`).
 const REQUEST = Buffer.from('GET /small HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n', 'latin1');
 const RESPONSE = Buffer.from(
   'HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Fri, 04 Dec 2026 20:00:00 GMT\r\nContent-Type: application/octet-stream\r\n' +
