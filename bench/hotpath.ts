@@ -44,10 +44,10 @@ const CONNS = Number(opts.conns);
 // ---------------------------------------------------------------- the engine's Node options
 
 {
-  const { missingEngineOptions } = (await import(new URL('bin/engine-options.js', REPO).href)) as {
-    missingEngineOptions(given: string[]): { value: string }[];
+  const { missingInThisProcess } = (await import(new URL('bin/engine-options.js', REPO).href)) as {
+    missingInThisProcess(): { value: string }[];
   };
-  const missing = missingEngineOptions([...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)]);
+  const missing = missingInThisProcess();
   if (missing.length > 0) {
     process.execve!(process.execPath, [process.execPath, ...missing.map((o) => o.value), ...process.execArgv, ...process.argv.slice(1)], process.env);
   }

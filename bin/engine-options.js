@@ -12,6 +12,11 @@ export const ENGINE_OPTIONS = [
   { value: '--no-memory-reducer-favors-memory', given: ['--memory-reducer-favors-memory', '--no-memory-reducer-favors-memory'] },
 ];
 
+/** The options of ENGINE_OPTIONS that this process was not started with (command line or NODE_OPTIONS). */
+export function missingInThisProcess() {
+  return missingEngineOptions([...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)]);
+}
+
 /** The options of ENGINE_OPTIONS that none of `args` (Node options: execArgv, NODE_OPTIONS words) gives already. */
 export function missingEngineOptions(args) {
   const given = args.map((a) => a.replaceAll('_', '-'));

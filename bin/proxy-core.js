@@ -31,11 +31,11 @@
 //   slices). Without the mode: no such deoptimization, first-slice p99 2.5-8 ms; the heap
 //   still shrinks when idle (RSS after the first idle stretch 71.9 MiB instead of 67.9).
 import { entryUrl } from './dist.js';
-import { missingEngineOptions } from './engine-options.js';
+import { missingInThisProcess } from './engine-options.js';
 
 // Options given already come from the command line and NODE_OPTIONS (V8 takes
 // `--max_semi_space_size` as well as dashes).
-const missing = missingEngineOptions([...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)]);
+const missing = missingInThisProcess();
 if (missing.length > 0 && !process.argv.includes('-c') && typeof process.execve === 'function') {
   const args = [...missing.map((o) => o.value), ...process.execArgv, process.argv[1], ...process.argv.slice(2)];
   try {

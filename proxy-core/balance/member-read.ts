@@ -26,6 +26,7 @@
 import { Buffer } from 'node:buffer';
 import net from 'node:net';
 import { RawSocket, rawSocketsAvailable, type RawSocketReader } from '../runtime/raw-socket.ts';
+import { viewOf } from '../runtime/views.ts';
 
 /** Receives the bytes of a member connection. */
 export interface MemberReader {
@@ -97,10 +98,7 @@ class ReadState {
 
 function onMemberRead(this: ReadSocket, n: number, buf: Buffer): boolean {
   const st = this[kRead]!;
-  let chunk = st.view;
-  if (chunk === undefined || chunk.length !== n || chunk.buffer !== buf.buffer || chunk.byteOffset !== buf.byteOffset) {
-    chunk = st.view = buf.subarray(0, n);
-  }
+  const chunk = (st.view = viewOf(buf, 0, n, st.view));
   st.last = n;
   const r = st.reader;
   if (r === undefined) (st.early ??= []).push(Buffer.from(chunk));

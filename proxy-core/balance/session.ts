@@ -363,26 +363,7 @@ function onTurnAround(a: Attempt): void {
 
 /** Take a session slot on `m` unless it is at maxconn, atomically against other threads. */
 function reserve(m: MemberPlan, c: Counters): boolean {
-  const g = c.gauges;
-  const base = m.slot * GAUGES_PER_SLOT;
-  const i = base + G.scur;
-  const max = m.maxconn;
-  if (max === 0 || !c.atomic) {
-    if (max !== 0 && g[i]! >= max) return false;
-    c.bump(i, base + G.smax);
-  } else {
-    // Taken only if still below max when incremented: compare-and-swap against other threads.
-    let seen: number;
-    for (;;) {
-      seen = Atomics.load(g, i);
-      if (seen >= max) return false;
-      if (Atomics.compareExchange(g, i, seen, seen + 1) === seen) break;
-    }
-    c.raise(base + G.smax, seen + 1);
-  }
-  c.increment(base + G.rateCur);
-  c.add(m.slot, T.stot);
-  return true;
+  return c.tryEnter(m.slot, m.maxconn);
 }
 
 /** Balancer choice with its slot taken (a lost race with another thread counts as full). */

@@ -5,7 +5,7 @@
 // The gauges are read with plain loads, not Atomics.load: a read of an aligned Int32 cell
 // cannot tear (the value is one some thread wrote), and none of these answers is more than a
 // snapshot anyway (a check may change the state right after). Slots are still taken with
-// atomic updates where threads share the buffer (session.ts reserve(), counters.ts).
+// atomic updates where threads share the buffer (Counters.tryEnter() and enter()).
 
 import type { MemberPlan } from '../compile/plan.ts';
 import { G, GAUGES_PER_SLOT, ServerState } from '../runtime/counters.ts';

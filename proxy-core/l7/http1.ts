@@ -44,6 +44,7 @@ import { T, type Counters } from '../runtime/counters.ts';
 import { setClientReader, type ClientReader } from '../runtime/client-read.ts';
 import type { Drainable, WorkerEnv } from '../runtime/env.ts';
 import { Link } from '../runtime/links.ts';
+import { viewOf } from '../runtime/views.ts';
 import { errorResponse, replyResponse } from './errors.ts';
 import {
   ChunkedTracker,
@@ -220,17 +221,10 @@ function v4(addr: string | undefined): string {
 /** The request head buffer a keep-alive connection keeps (a larger head gets one of its own). */
 const REQ_OUT_KEEP = 512;
 
-/** buf[from, to) as `last` when that is this very view, else a new one. */
-function viewOf(buf: Buffer, from: number, to: number, last: Buffer | undefined): Buffer {
-  if (from === 0 && to === buf.length) return buf;
-  if (last !== undefined && last.length === to - from && last.buffer === buf.buffer && last.byteOffset === buf.byteOffset + from) return last;
-  return buf.subarray(from, to);
-}
-
-/** A copy of buf[off..] of its own. */
-function ownCopy(buf: Buffer, off: number): Buffer {
-  const own = Buffer.allocUnsafe(buf.length - off);
-  copySmall(buf, off, buf.length, own, 0);
+/** A copy of buf[from, to) of its own. */
+function ownCopy(buf: Buffer, from: number, to = buf.length): Buffer {
+  const own = Buffer.allocUnsafe(to - from);
+  copySmall(buf, from, to, own, 0);
   return own;
 }
 
@@ -896,7 +890,7 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
       head.crlf && !head.upperNames && !head.versionOdd && bodyLen === 0
     ) {
       // A lent head is copied: the write may be queued, and the request kept for a replay.
-      return this.lent ? ownCopy(head.buf.subarray(head.start, head.end), 0) : head.buf.subarray(head.start, head.end);
+      return this.lent ? ownCopy(head.buf, head.start, head.end) : head.buf.subarray(head.start, head.end);
     }
     let tail = msg.tail(end);
     if (extra !== '') tail = Buffer.concat([Buffer.from(extra, 'latin1'), tail]);

@@ -231,11 +231,45 @@ export class Counters {
 
   /** Count a session in (scur+1, smax, stot+1, rate); returns the new scur. */
   enter(slot: number): number {
+    const i = slot * GAUGES_PER_SLOT + G.scur;
+    const cur = this.atomic ? Atomics.add(this.gauges, i, 1) + 1 : ++this.gauges[i]!;
+    this.entered(slot, cur);
+    return cur;
+  }
+
+  /** The rest of counting a session in, once scur is `cur`: smax, rate, stot. */
+  private entered(slot: number, cur: number): void {
     const base = slot * GAUGES_PER_SLOT;
-    const cur = this.bump(base + G.scur, base + G.smax);
+    this.raise(base + G.smax, cur);
     this.increment(base + G.rateCur);
     this.totals[slot * TOTALS_PER_SLOT + T.stot]! += 1;
-    return cur;
+  }
+
+  /**
+   * enter() unless the slot is at `max` sessions (0: no limit) in all threads together: false
+   * then, and nothing counted. Where threads share the buffer the check and the increment are
+   * one step (compare-and-swap), so that no two threads take the last slot.
+   */
+  tryEnter(slot: number, max: number): boolean {
+    if (max === 0) {
+      this.enter(slot);
+      return true;
+    }
+    const g = this.gauges;
+    const i = slot * GAUGES_PER_SLOT + G.scur;
+    if (!this.atomic) {
+      if (g[i]! >= max) return false;
+      this.enter(slot);
+      return true;
+    }
+    let seen: number;
+    for (;;) {
+      seen = Atomics.load(g, i);
+      if (seen >= max) return false;
+      if (Atomics.compareExchange(g, i, seen, seen + 1) === seen) break;
+    }
+    this.entered(slot, seen + 1);
+    return true;
   }
 
   /** Count a session out (scur-1). */

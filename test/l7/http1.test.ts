@@ -308,15 +308,16 @@ describe('requests parsed where they were read', () => {
   // Client bytes are read into one buffer per thread, and a request is parsed there
   // (client-read.ts, H1Conn.clientBytes): what is kept past the read must be a copy, or the
   // next read of any connection overwrites it.
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
   it('a head in pieces, pipelined requests and body bytes survive the reads of other connections', async () => {
     const m = await member();
     const proxy = await proxyTo([m.port]);
     const a = await client(proxy);
     const b = await client(proxy);
-    a.send('GET /a-in-pieces HTTP/1.1\r\nHo');
-    await sleep(30);
+    const piece = 'GET /a-in-pieces HTTP/1.1\r\nHo';
+    a.send(piece);
+    // The proxy has read the piece (bytes in) before b sends anything.
+    await until(() => proxy.total(feSlot(proxy), T.bin) === piece.length);
     expect(await pipelineThree(b, '/b')).toEqual(['m1 GET /b1', 'm1 POST /b2', 'm1 GET /b3']);
     a.send('st: x\r\n\r\n');
     expect((await a.response()).body).toBe('m1 GET /a-in-pieces');
