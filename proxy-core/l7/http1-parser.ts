@@ -20,7 +20,13 @@
 // - two Host headers with different values are an error.
 //
 // One pass over the bytes both finds the end of the head and parses it, so the common case
-// (a whole head in one read) costs one scan. Results are numbers, not exceptions: the
+// (a whole head in one read) costs one scan. A Head also remembers the bytes of the last head
+// it parsed: on a keep-alive connection the next head is often the same bytes again (a client
+// program's requests, a member's answers to them, the same but for its Date once a second),
+// and a head equal to the remembered one takes the fields the parse left, for a comparison of
+// its bytes: nginx's 250-byte response head in 67-71 ns instead of 265-292 for a parse,
+// wrk's request in 34 instead of 62-71. Where heads keep changing, the Head soon looks only
+// now and then (memoTurn()). Results are numbers, not exceptions: the
 // offset after the head, NEED_MORE, or minus the status to answer with (400/413/422 towards
 // a client; the caller maps any failure of a response to 502).
 
@@ -55,6 +61,13 @@ export const NEED_MORE = 0;
 /** Header slots a Head starts with. */
 const INITIAL_HEADERS = 24;
 
+/** Heads longer than this are not remembered (Head.memo); its first buffer's size. */
+const MEMO_MAX = 4096;
+const MEMO_MIN = 512;
+/** Different heads in a row after which a Head looks for the remembered one only every MEMO_REST-th time. */
+const MEMO_TRIES = 4;
+const MEMO_REST = 16;
+
 /** tune.http.maxhdr default. */
 export const DEFAULT_MAX_HEADERS = 100;
 
@@ -82,6 +95,17 @@ const NAME_TOKEN = 1;
 const NAME_UPPER = 2;
 const NAME = new Uint8Array(256);
 for (let c = 0; c < 256; c++) if (TCHAR[c]) NAME[c] = c >= 65 && c <= 90 ? NAME_TOKEN | NAME_UPPER : NAME_TOKEN;
+
+/**
+ * Whether buf[start, start + n) equals memo[0, n). Short ranges byte by byte in JavaScript;
+ * longer ones natively, where the call's fixed cost (about 60 ns) is less than the loop's.
+ */
+function sameBytes(buf: Buffer, start: number, memo: Buffer, n: number): boolean {
+  if (n > SAME_BYTES_LOOP_MAX) return buf.compare(memo, 0, n, start, start + n) === 0;
+  for (let i = 0; i < n; i++) if (buf[start + i] !== memo[i]) return false;
+  return true;
+}
+const SAME_BYTES_LOOP_MAX = 128;
 
 /** Hex digit values, -1 elsewhere. */
 const HEX = new Int8Array(256).fill(-1);
@@ -154,6 +178,15 @@ export class Head {
   private teChunkedSeen = false;
   private teOther = false;
 
+  /**
+   * The bytes of the last head this parsed, while every field above still holds what that
+   * parse found (memoLen 0: none): the same bytes again parse to the same fields (see recall()).
+   */
+  private memo: Buffer | undefined = undefined;
+  private memoLen = 0;
+  /** Heads parsed in a row that were not the remembered one (the memo rests while it grows). */
+  private memoMisses = 0;
+
   constructor(maxHeaders = DEFAULT_MAX_HEADERS) {
     this.maxHeaders = maxHeaders;
     this.capacity = Math.min(INITIAL_HEADERS, maxHeaders);
@@ -162,6 +195,7 @@ export class Head {
   }
 
   private reset(buf: Buffer, start: number): void {
+    this.memoLen = 0;
     this.buf = buf;
     this.start = start;
     this.end = 0;
@@ -249,6 +283,9 @@ export class Head {
    * but the head is not complete, or -status when it is invalid.
    */
   parseRequest(buf: Buffer, start: number): number {
+    const memo = this.memoTurn();
+    if (!memo) this.memoMisses++;
+    else if (this.recall(buf, start)) return this.end;
     this.reset(buf, start);
     const len = buf.length;
     let p = start;
@@ -306,6 +343,7 @@ export class Head {
     ) {
       return -413;
     }
+    if (memo) this.remember(buf, start, end);
     return end;
   }
 
@@ -314,6 +352,9 @@ export class Head {
    * it, NEED_MORE, or a negative number when it is invalid (the caller answers 502).
    */
   parseResponse(buf: Buffer, start: number): number {
+    const memo = this.memoTurn();
+    if (!memo) this.memoMisses++;
+    else if (this.recall(buf, start)) return this.end;
     this.reset(buf, start);
     const len = buf.length;
     let p = start;
@@ -352,7 +393,54 @@ export class Head {
     } else return -502;
     this.lineEnd = p;
     const end = this.parseHeaders(buf, p, true);
-    return end < 0 ? -502 : end;
+    if (end < 0) return -502;
+    if (end > 0 && memo) this.remember(buf, start, end);
+    return end;
+  }
+
+  /**
+   * Whether this parse looks for the remembered head (and remembers its own): always while
+   * heads repeat, every MEMO_REST-th head once MEMO_TRIES in a row were different ones.
+   */
+  private memoTurn(): boolean {
+    const m = this.memoMisses;
+    return m < MEMO_TRIES || m % MEMO_REST === 0;
+  }
+
+  /**
+   * When buf[start...] begins with the remembered head, make it this head's (the fields hold
+   * its parse already; offsets move with `start`) and answer true. A parse reads no byte past
+   * the head's end and depends on nothing but its bytes, so equal bytes give equal results.
+   */
+  private recall(buf: Buffer, start: number): boolean {
+    const n = this.memoLen;
+    if (n === 0 || buf.length - start < n || !sameBytes(buf, start, this.memo!, n)) {
+      this.memoMisses++;
+      return false;
+    }
+    this.memoMisses = 0;
+    const shift = start - this.start;
+    if (shift !== 0) {
+      const offs = this.offs;
+      for (let i = 0, k = this.count * HDR_STRIDE; i < k; i++) offs[i]! += shift;
+      this.start = start;
+      this.end += shift;
+      this.lineEnd += shift;
+      this.uriStart += shift;
+      this.uriEnd += shift;
+    }
+    this.buf = buf;
+    return true;
+  }
+
+  /** Keep a copy of buf[start, end), the head just parsed (up to MEMO_MAX bytes). */
+  private remember(buf: Buffer, start: number, end: number): void {
+    const n = end - start;
+    if (n > MEMO_MAX) return;
+    let memo = this.memo;
+    if (memo === undefined || memo.length < n) memo = this.memo = Buffer.allocUnsafeSlow(Math.max(n, MEMO_MIN));
+    buf.copy(memo, 0, start, end);
+    this.memoLen = n;
   }
 
   /** Header lines from p to the empty line: the offset after it, NEED_MORE, or -status. */

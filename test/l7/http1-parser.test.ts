@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   ChunkedTracker,
   findHeadEnd,
+  HDR_STRIDE,
   Head,
   headScanResume,
   NEED_MORE,
@@ -203,6 +204,90 @@ describe('response head parser', () => {
     expect(status).toBe(0);
     expect(head.chunked).toBe(true);
     expect(head.te).toBe(true);
+  });
+});
+
+/** Everything a parse found, offsets taken from the head's start (comparable across buffers). */
+function parsed(h: Head, r: number): unknown {
+  if (r <= 0) return { r };
+  const s = h.start;
+  const offs = Array.from(h.offs.subarray(0, h.count * HDR_STRIDE), (o) => o - s);
+  return {
+    r: r - s, end: h.end - s, lineEnd: h.lineEnd - s, uri: h.method === '' ? null : [h.uriStart - s, h.uriEnd - s], count: h.count, offs,
+    kinds: Array.from(h.kinds.subarray(0, h.count)), crlf: h.crlf, kindMask: h.kindMask, version: h.version,
+    versionOdd: h.versionOdd, upperNames: h.upperNames, method: h.method, status: h.status,
+    contentLength: h.contentLength, clRewrite: h.clRewrite, te: h.te, chunked: h.chunked, connClose: h.connClose,
+    connKeepAlive: h.connKeepAlive, connUpgrade: h.connUpgrade, upgrade: h.upgrade, expectContinue: h.expectContinue,
+    host: h.host, names: Array.from({ length: h.count }, (_, i) => `${h.name(i)}=${h.value(i)}`),
+  };
+}
+
+describe('a head parsed again (Head remembers the last one)', () => {
+  const requests = [
+    'GET /small HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n',
+    'GET /small HTTP/1.1\r\nHost: 127.0.0.1:8081\r\n\r\n',
+    'POST /form HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello',
+    'PUT /x HTTP/1.0\nHost: a\nTransfer-Encoding: chunked\nX-UP: 1\n\n',
+    'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n',
+    'GET /small HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r',
+    'GET /small HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nX: ' + 'v'.repeat(300) + '\r\n\r\n',
+    'GET /small HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nX: ' + 'v'.repeat(300) + '\r\n\r\n',
+  ];
+  const responses = [
+    'HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: 13\r\nConnection: keep-alive\r\n\r\nhello world!\n',
+    'HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: 14\r\nConnection: keep-alive\r\n\r\nhello world!!\n',
+    'HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: 13\r\nConnection: keep-alive\r\n',
+    'HTTP/1.1 200 OK\r\nServer: ngi\x01x\r\nContent-Length: 13\r\n\r\n',
+  ];
+
+  /** Each head of `texts` in turn (with the bytes before and after it `pick` chooses) through one Head and a new Head each. */
+  function sameAsFresh(texts: string[], parse: (h: Head, b: Buffer, start: number) => number, seed: number): number {
+    const kept = new Head();
+    let x = seed;
+    const rand = (n: number): number => ((x = (x * 1103515245 + 12345) >>> 0) >>> 8) % n;
+    let recalled = 0;
+    for (let k = 0; k < 400; k++) {
+      const text = texts[rand(texts.length) < 2 ? 0 : rand(texts.length)]!;
+      const before = 'Z'.repeat(rand(3) === 0 ? rand(9) : 0);
+      const buf = Buffer.from(before + text + (rand(2) ? 'GET /next HTTP/1.1\r\n' : ''), 'latin1');
+      const fresh = new Head();
+      const want = parsed(fresh, parse(fresh, buf, before.length));
+      const r = parse(kept, buf, before.length);
+      expect(parsed(kept, r), `head ${k}: ${JSON.stringify(text)}`).toEqual(want);
+      if (r > 0) {
+        expect(kept.buf).toBe(buf);
+        // The engine moves a kept head into a buffer of its own, or points it at no bytes.
+        const then = rand(3);
+        if (then === 1) kept.detach();
+        if (then === 2) kept.buf = Buffer.alloc(0);
+        if (then !== 0) recalled++;
+      }
+    }
+    return recalled;
+  }
+
+  it('requests parse to what a new Head finds, repeated or not, at any offset, after detach() or without bytes', () => {
+    expect(sameAsFresh(requests, (h, b, s) => h.parseRequest(b, s), 1)).toBeGreaterThan(50);
+    expect(sameAsFresh(requests, (h, b, s) => h.parseRequest(b, s), 7)).toBeGreaterThan(50);
+  });
+
+  it('responses parse to what a new Head finds, an invalid or incomplete one after a valid one too', () => {
+    expect(sameAsFresh(responses, (h, b, s) => h.parseResponse(b, s), 3)).toBeGreaterThan(50);
+  });
+
+  it('a head that begins like the remembered one but is cut or differs later is parsed', () => {
+    const h = new Head();
+    const ok = Buffer.from(requests[0]!, 'latin1');
+    expect(h.parseRequest(ok, 0)).toBe(ok.length);
+    const cut = ok.subarray(0, ok.length - 1);
+    expect(h.parseRequest(cut, 0)).toBe(NEED_MORE);
+    expect(h.parseRequest(ok, 0)).toBe(ok.length);
+    const bad = Buffer.from(requests[0]!.replace('8080\r\n\r\n', '8080\r\n\r\r'), 'latin1');
+    expect(h.parseRequest(bad, 0)).toBe(-400);
+    expect(h.parseRequest(ok, 0)).toBe(ok.length);
+    expect(h.uri()).toBe('/small');
   });
 });
 
