@@ -26,7 +26,7 @@
 import { Buffer } from 'node:buffer';
 import net from 'node:net';
 import { RawSocket, rawSocketsAvailable, type RawSocketReader } from '../runtime/raw-socket.ts';
-import { viewOf } from '../runtime/views.ts';
+import { ReusedView } from '../runtime/views.ts';
 
 /** Receives the bytes of a member connection. */
 export interface MemberReader {
@@ -75,7 +75,7 @@ class ReadState {
    * buffer gets the same view again (a keep-alive member answers in reads of one size) rather
    * than a new Buffer. A reader that keeps a view says so, and the next read goes elsewhere.
    */
-  view: Buffer | undefined = undefined;
+  readonly view = new ReusedView();
   /** onread's buffer source: asked once at connect and again after every read. */
   readonly next = (): Buffer => {
     const b = this.buf;
@@ -98,7 +98,7 @@ class ReadState {
 
 function onMemberRead(this: ReadSocket, n: number, buf: Buffer): boolean {
   const st = this[kRead]!;
-  const chunk = (st.view = viewOf(buf, 0, n, st.view));
+  const chunk = st.view.get(buf, 0, n);
   st.last = n;
   const r = st.reader;
   if (r === undefined) (st.early ??= []).push(Buffer.from(chunk));

@@ -31,20 +31,20 @@
 // Timeouts: no timer per socket. The connection registers with the ticker (pool.ts) and
 // compares plain deadline fields, bumped on activity, when it is called.
 //
-// `Buffer` and `performance` are imported here and in the other hot-path modules: Node's
-// globals of those names are getters, called on every use.
+// `Buffer` is imported here, as `performance` is in runtime/clock.ts and the other hot-path
+// modules: Node's globals of those names are getters, called on every use.
 
 import { Buffer } from 'node:buffer';
-import { performance } from 'node:perf_hooks';
 import type net from 'node:net';
 import type { BackendPlan, FrontendPlan, MemberPlan, Plan } from '../compile/plan.ts';
 import { endSession, startSession, type SessionError, type SessionOwner } from '../balance/session.ts';
 import type { PickContext } from '../balance/balancer.ts';
 import { T, type Counters } from '../runtime/counters.ts';
+import { batchTime } from '../runtime/clock.ts';
 import { setClientReader, type ClientReader } from '../runtime/client-read.ts';
 import type { Drainable, WorkerEnv } from '../runtime/env.ts';
 import { Link } from '../runtime/links.ts';
-import { viewOf } from '../runtime/views.ts';
+import { ReusedView } from '../runtime/views.ts';
 import { errorResponse, replyResponse } from './errors.ts';
 import {
   ChunkedTracker,
@@ -298,7 +298,7 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
   /** Only fresh connections on the next startSession (a reused one failed). */
   private forceFresh = false;
   /**
-   * performance.now() marks of the exchange, for the qtime / ctime / rtime / ttime
+   * Time stamps of the exchange (runtime/clock.ts), for the qtime / ctime / rtime / ttime
    * statistics: ready for this request (accept or end of the previous response, as HAProxy's
    * Tt counts), session asked, member connection ready, response head in; `queuedMs` from
    * the session.
@@ -331,9 +331,9 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
    * view serves again and no Buffer is made per request.
    */
   private reqOut: Buffer | undefined = undefined;
-  private reqView: Buffer | undefined = undefined;
+  private readonly reqView = new ReusedView();
   /** The view of a member read buffer last sent to the client (the same reuse). */
-  private resView: Buffer | undefined = undefined;
+  private readonly resView = new ReusedView();
   private retried = false;
   /** The request was counted on its backend and server. */
   private reqCounted = false;
@@ -399,7 +399,7 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
     watch(this);
     const t = this.fe.timeouts.httpRequest;
     this.idleDeadline = t > 0 ? now() + t : 0;
-    this.tStart = performance.now();
+    this.tStart = batchTime();
     if (this.env.stopping) this.closeAfter = true;
     // Last: bytes that arrived while the connection waited for admission are handled now.
     setClientReader(c, this);
@@ -645,7 +645,7 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
       if (this.phase !== P_SESSION) return true; // invalid body
     }
     this.sessCounters = c;
-    this.tSession = performance.now();
+    this.tSession = batchTime();
     // Never cancelled: like HAProxy without `option abortonclose`, a queued or connecting
     // request goes on when its client leaves; sessionReady() then hands the connection back.
     this.starting = true;
@@ -812,7 +812,7 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
     this.member = m;
     this.sessionOpen = true;
     this.reused = reused;
-    this.tReady = this.starting ? this.tSession : performance.now();
+    this.tReady = this.starting ? this.tSession : batchTime();
     this.queuedMs = queuedMs;
     if (reused && !up.alive) {
       // Closed by the member between the pool and now.
@@ -845,7 +845,7 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
     if (!this.reqDone) this.clientDeadline = this.fe.timeouts.client > 0 ? now() + this.fe.timeouts.client : 0;
     let ok = up.socket.write(out);
     // Queued by libuv: its bytes must stay as they are, the next head goes elsewhere.
-    if (out === this.reqView && up.socket.writableLength > 0) this.reqOut = this.reqView = undefined;
+    if (this.reqView.is(out) && up.socket.writableLength > 0) this.dropReqOut();
     // Body bytes held while connecting that were too many for the first write.
     const pend = this.pending;
     if (pend.length > 0) {
@@ -906,11 +906,17 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
     }
     if (out !== into) {
       // A head of its own (first request, or too large for the kept buffer).
-      this.reqOut = this.reqView = undefined;
+      this.dropReqOut();
       return off === out.length ? out : out.subarray(0, off);
     }
     this.reqOut = out;
-    return (this.reqView = viewOf(out, 0, off, this.reqView));
+    return this.reqView.get(out, 0, off);
+  }
+
+  /** The kept request buffer is not reused: its bytes are libuv's now, or it was too small. */
+  private dropReqOut(): void {
+    this.reqOut = undefined;
+    this.reqView.clear();
   }
 
   /** A reused connection failed before any response byte: try again on a new connection. */
@@ -1103,7 +1109,7 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
     }
     this.resState = R_BODY;
     this.responseStarted = true;
-    this.tHead = performance.now();
+    this.tHead = batchTime();
     const bodyStart = end;
     if (skip === 0 && !this.closeAfter && !sayKeepAlive && msg.deletions === 0 && msg.addCount === 0 && head.crlf) {
       // As the member sent it, with the body bytes that came along (one write).
@@ -1125,9 +1131,9 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
       const sent = msg.compactInPlace(skip, stop);
       this.resBuf = undefined;
       this.exBout += sent - from;
-      this.writeClient((this.resView = viewOf(buf, from, sent, this.resView)));
+      this.writeClient(this.resView.get(buf, from, sent));
       // Queued: the view must not keep the member's buffer once the write is done.
-      if (this.client.writableLength > 0) this.resView = undefined;
+      if (this.client.writableLength > 0) this.resView.clear();
       this.afterBodyBytes(buf, stop);
       return;
     }
@@ -1307,7 +1313,7 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
 
   /**
    * After a response (forwarded or ours) was written: next request, or close. `end`: when
-   * the exchange ended (performance.now()), if countTimes() read the clock already.
+   * the exchange ended (batchTime()), if countTimes() read the clock already.
    */
   private endOfResponse(end?: number): void {
     this.serverDeadline = 0;
@@ -1321,7 +1327,7 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
     this.member = undefined;
     const t = this.fe.timeouts.httpKeepAlive;
     this.idleDeadline = t > 0 ? now() + t : 0;
-    this.tStart = end ?? performance.now();
+    this.tStart = end ?? batchTime();
     this.resumeClient(PAUSE_BUFFER | PAUSE_UPSTREAM);
     if (this.inBuf !== undefined) this.parseLoop();
   }
@@ -1331,7 +1337,7 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
     const c = this.sessCounters;
     const m = this.member;
     if (c === undefined || m === undefined || !this.sessionOpen) return undefined;
-    const end = this.inHead ? this.tHead : performance.now();
+    const end = this.inHead ? this.tHead : batchTime();
     const q = this.queuedMs;
     const conn = Math.max(0, this.tReady - this.tSession - q);
     const r = this.tHead - this.tReady;
