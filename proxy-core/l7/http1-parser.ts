@@ -186,6 +186,11 @@ export class Head {
   private memoLen = 0;
   /** Heads parsed in a row that were not the remembered one (the memo rests while it grows). */
   private memoMisses = 0;
+  /**
+   * Heads parsed by this Head so far; a head recalled from the memo does not count. While it
+   * stays the same, every head since has had the same bytes as the one it counted.
+   */
+  parses = 0;
 
   constructor(maxHeaders = DEFAULT_MAX_HEADERS) {
     this.maxHeaders = maxHeaders;
@@ -196,6 +201,7 @@ export class Head {
 
   private reset(buf: Buffer, start: number): void {
     this.memoLen = 0;
+    this.parses++;
     this.buf = buf;
     this.start = start;
     this.end = 0;

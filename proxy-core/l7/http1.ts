@@ -332,6 +332,16 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
    */
   private reqOut: Buffer | undefined = undefined;
   private readonly reqView = new ReusedView();
+  /**
+   * What the head in reqOut was made of, when nothing was deleted from it nor any body byte
+   * added: the parse of the request head (Head.parses), the tail, the kinds skipped, and its
+   * length (0: nothing reusable). The same again (a keep-alive client's repeated request,
+   * through the same rules) is the same bytes: they are sent again as they are.
+   */
+  private reqOutParse = 0;
+  private reqOutTail: Buffer | undefined = undefined;
+  private reqOutSkip = 0;
+  private reqOutLen = 0;
   /** The view of a member read buffer last sent to the client (the same reuse). */
   private readonly resView = new ReusedView();
   private retried = false;
@@ -897,6 +907,13 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
     // From the second request of a connection on, heads go into a buffer it keeps (the first
     // is often the only one: a connection per request keeps nothing).
     const into = this.reqOut ?? (this.requests > 1 ? Buffer.allocUnsafe(REQ_OUT_KEEP) : undefined);
+    const reusable = msg.deletions === 0 && bodyLen === 0;
+    if (
+      reusable && this.reqOutLen > 0 && into !== undefined && into === this.reqOut && head.parses === this.reqOutParse &&
+      tail === this.reqOutTail && skip === this.reqOutSkip
+    ) {
+      return this.reqView.get(into, 0, this.reqOutLen);
+    }
     const out = msg.serialize(skip, tail, bodyLen, true, into);
     let off = msg.written;
     if (bodyLen > 0) {
@@ -910,12 +927,17 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
       return off === out.length ? out : out.subarray(0, off);
     }
     this.reqOut = out;
+    this.reqOutLen = reusable ? off : 0;
+    this.reqOutParse = head.parses;
+    this.reqOutTail = tail;
+    this.reqOutSkip = skip;
     return this.reqView.get(out, 0, off);
   }
 
   /** The kept request buffer is not reused: its bytes are libuv's now, or it was too small. */
   private dropReqOut(): void {
     this.reqOut = undefined;
+    this.reqOutLen = 0;
     this.reqView.clear();
   }
 

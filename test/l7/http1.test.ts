@@ -915,6 +915,34 @@ describe('connection modes and reloads', () => {
     expect(m.received.every((r) => r.headers.connection === 'close')).toBe(true);
   });
 
+  it('a request head sent again goes through the rules of its own time, after a reload too', async () => {
+    const m = await raw((s) => s.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'));
+    const set = (name: string, value: string) => ({ action: 'set-header' as const, name, value: [{ kind: 'text' as const, text: value }], where: where() });
+    const variants = [
+      { rules: [], want: 'x-a: 1\r\nx-forwarded-proto: gopher\r\n' },
+      { rules: [{ action: 'del-header' as const, name: 'X-A', where: where() }], want: 'x-forwarded-proto: gopher\r\n' },
+      { rules: [], want: 'x-a: 1\r\nx-forwarded-proto: gopher\r\n' },
+      { rules: [set('X-Proto', 'http')], want: 'x-a: 1\r\nx-forwarded-proto: gopher\r\nx-proto: http\r\n' },
+      { rules: [set('X-Proto', 'https')], want: 'x-a: 1\r\nx-forwarded-proto: gopher\r\nx-proto: https\r\n' },
+      { rules: [set('X-Forwarded-Proto', 'http')], want: 'x-a: 1\r\nx-forwarded-proto: http\r\n' },
+    ];
+    const proxy = await proxyTo([m.port]);
+    const c = await client(proxy);
+    const request = 'GET /same HTTP/1.1\r\nHost: x\r\nX-A: 1\r\nX-Forwarded-Proto: gopher\r\n\r\n';
+    for (const v of variants) {
+      const cfg = config([frontend('fe', { defaultBackend: 'be' })], [backend('be', [server('s1', m.port)], { httpRequest: v.rules })]);
+      proxy.env.plan = compilePlan(cfg, new Counters(allocateCounters(countSlots(cfg), 1), countSlots(cfg), 0), 2, true);
+      // Twice per plan: the second one is the very same bytes through the very same rules.
+      for (let i = 0; i < 2; i++) {
+        const before = m.data.map((d) => d.length);
+        c.send(request);
+        expect((await c.response()).status).toBe(200);
+        const sent = m.data.map((d, k) => d.slice(before[k] ?? 0)).join('');
+        expect(sent).toBe(`GET /same HTTP/1.1\r\nhost: x\r\n${v.want}\r\n`);
+      }
+    }
+  });
+
   it('a reload applies from the next request of a kept-alive connection', async () => {
     const m1 = await member('old');
     const m2 = await member('new');
