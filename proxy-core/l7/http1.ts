@@ -31,16 +31,16 @@
 // Timeouts: no timer per socket. The connection registers with the ticker (pool.ts) and
 // compares plain deadline fields, bumped on activity, when it is called.
 //
-// `Buffer` is imported here, as `performance` is in runtime/clock.ts and the other hot-path
-// modules: Node's globals of those names are getters, called on every use.
+// `Buffer` and `performance` are imported here and in the other hot-path modules: Node's
+// globals of those names are getters, called on every use.
 
 import { Buffer } from 'node:buffer';
+import { performance } from 'node:perf_hooks';
 import type net from 'node:net';
 import type { BackendPlan, FrontendPlan, MemberPlan, Plan } from '../compile/plan.ts';
 import { endSession, startSession, type SessionError, type SessionOwner } from '../balance/session.ts';
 import type { PickContext } from '../balance/balancer.ts';
 import { T, type Counters } from '../runtime/counters.ts';
-import { batchTime } from '../runtime/clock.ts';
 import { setClientReader, type ClientReader } from '../runtime/client-read.ts';
 import type { Drainable, WorkerEnv } from '../runtime/env.ts';
 import { Link } from '../runtime/links.ts';
@@ -298,7 +298,7 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
   /** Only fresh connections on the next startSession (a reused one failed). */
   private forceFresh = false;
   /**
-   * Time stamps of the exchange (runtime/clock.ts), for the qtime / ctime / rtime / ttime
+   * performance.now() marks of the exchange, for the qtime / ctime / rtime / ttime
    * statistics: ready for this request (accept or end of the previous response, as HAProxy's
    * Tt counts), session asked, member connection ready, response head in; `queuedMs` from
    * the session.
@@ -409,7 +409,7 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
     watch(this);
     const t = this.fe.timeouts.httpRequest;
     this.idleDeadline = t > 0 ? now() + t : 0;
-    this.tStart = batchTime();
+    this.tStart = performance.now();
     if (this.env.stopping) this.closeAfter = true;
     // Last: bytes that arrived while the connection waited for admission are handled now.
     setClientReader(c, this);
@@ -655,7 +655,7 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
       if (this.phase !== P_SESSION) return true; // invalid body
     }
     this.sessCounters = c;
-    this.tSession = batchTime();
+    this.tSession = performance.now();
     // Never cancelled: like HAProxy without `option abortonclose`, a queued or connecting
     // request goes on when its client leaves; sessionReady() then hands the connection back.
     this.starting = true;
@@ -822,7 +822,7 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
     this.member = m;
     this.sessionOpen = true;
     this.reused = reused;
-    this.tReady = this.starting ? this.tSession : batchTime();
+    this.tReady = this.starting ? this.tSession : performance.now();
     this.queuedMs = queuedMs;
     if (reused && !up.alive) {
       // Closed by the member between the pool and now.
@@ -1131,7 +1131,7 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
     }
     this.resState = R_BODY;
     this.responseStarted = true;
-    this.tHead = batchTime();
+    this.tHead = performance.now();
     const bodyStart = end;
     if (skip === 0 && !this.closeAfter && !sayKeepAlive && msg.deletions === 0 && msg.addCount === 0 && head.crlf) {
       // As the member sent it, with the body bytes that came along (one write).
@@ -1335,7 +1335,7 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
 
   /**
    * After a response (forwarded or ours) was written: next request, or close. `end`: when
-   * the exchange ended (batchTime()), if countTimes() read the clock already.
+   * the exchange ended (performance.now()), if countTimes() read the clock already.
    */
   private endOfResponse(end?: number): void {
     this.serverDeadline = 0;
@@ -1349,7 +1349,7 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
     this.member = undefined;
     const t = this.fe.timeouts.httpKeepAlive;
     this.idleDeadline = t > 0 ? now() + t : 0;
-    this.tStart = end ?? batchTime();
+    this.tStart = end ?? performance.now();
     this.resumeClient(PAUSE_BUFFER | PAUSE_UPSTREAM);
     if (this.inBuf !== undefined) this.parseLoop();
   }
@@ -1359,7 +1359,7 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
     const c = this.sessCounters;
     const m = this.member;
     if (c === undefined || m === undefined || !this.sessionOpen) return undefined;
-    const end = this.inHead ? this.tHead : batchTime();
+    const end = this.inHead ? this.tHead : performance.now();
     const q = this.queuedMs;
     const conn = Math.max(0, this.tReady - this.tSession - q);
     const r = this.tHead - this.tReady;

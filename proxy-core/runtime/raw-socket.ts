@@ -25,7 +25,6 @@
 import { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import { getSystemErrorName } from 'node:util';
-import { readStarted } from './clock.ts';
 
 interface TcpHandle {
   /** Must be a function (Node asserts it). */
@@ -537,7 +536,6 @@ function afterConnect(status: number, handle: TcpHandle): void {
 }
 
 function onHandleRead(this: TcpHandle): Buffer | undefined {
-  readStarted();
   return this.rawOwner.onRead(B!.streamBaseState[B!.kReadBytesOrError]!);
 }
 
