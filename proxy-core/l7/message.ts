@@ -6,7 +6,7 @@
 // a rule asks for (path, a header's values, a cookie), and cached for the request.
 
 import { Buffer } from 'node:buffer';
-import { H_LINE, H_LINE_END, H_NAME, H_NAME_END, H_VALUE, H_VALUE_END, HDR_STRIDE, Head, NO_BYTES } from './http1-parser.ts';
+import { H_LINE, H_LINE_END, H_NAME, H_NAME_END, H_VALUE, H_VALUE_END, HDR_STRIDE, Head } from './http1-parser.ts';
 
 /** Tests one sample value. */
 export type Matcher = (v: string) => boolean;
@@ -394,10 +394,10 @@ export class Txn {
     this.dstPortText = String(dstPort);
   }
 
-  /** Let go of the connection's bytes (the Txn is kept for another connection). */
+  /** Let go of the connection's bytes and the heads it remembers (the Txn is kept for another connection). */
   forget(): void {
-    this.req.head.buf = NO_BYTES;
-    this.res.head.buf = NO_BYTES;
+    this.req.head.forget();
+    this.res.head.forget();
     this.redirect = undefined;
   }
 

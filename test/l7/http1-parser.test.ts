@@ -289,6 +289,19 @@ describe('a head parsed again (Head remembers the last one)', () => {
     expect(h.parseRequest(ok, 0)).toBe(ok.length);
     expect(h.uri()).toBe('/small');
   });
+
+  it('a repeated head is recalled, not parsed, until the Head is handed to another connection', () => {
+    const h = new Head();
+    const ok = Buffer.from(requests[0]!, 'latin1');
+    h.parseRequest(ok, 0);
+    const parses = h.parses;
+    expect(h.parseRequest(Buffer.from(ok), 0)).toBe(ok.length);
+    expect(h.parses).toBe(parses);
+    h.forget();
+    expect(h.buf.length).toBe(0);
+    expect(h.parseRequest(ok, 0)).toBe(ok.length);
+    expect(h.parses).toBe(parses + 1);
+  });
 });
 
 describe('chunked tracker', () => {
