@@ -342,8 +342,6 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
   private reqOutTail: Buffer | undefined = undefined;
   private reqOutSkip = 0;
   private reqOutLen = 0;
-  /** The view of a member read buffer last sent to the client (the same reuse). */
-  private readonly resView = new ReusedView();
   private retried = false;
   /** The request was counted on its backend and server. */
   private reqCounted = false;
@@ -1153,9 +1151,10 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
       const sent = msg.compactInPlace(skip, stop);
       this.resBuf = undefined;
       this.exBout += sent - from;
-      this.writeClient(this.resView.get(buf, from, sent));
+      const view = this.up!.sentView;
+      this.writeClient(view.get(buf, from, sent));
       // Queued: the view must not keep the member's buffer once the write is done.
-      if (this.client.writableLength > 0) this.resView.clear();
+      if (this.client.writableLength > 0) view.clear();
       this.afterBodyBytes(buf, stop);
       return;
     }

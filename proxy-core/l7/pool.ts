@@ -23,6 +23,7 @@ import type net from 'node:net';
 import { setReader, type MemberReader } from '../balance/member-read.ts';
 import type { MemberPlan } from '../compile/plan.ts';
 import { LinkList, type Link } from '../runtime/links.ts';
+import { ReusedView } from '../runtime/views.ts';
 
 /** Receives the events of the member connection it currently uses. */
 export interface UpstreamOwner {
@@ -56,6 +57,13 @@ export class Upstream implements MemberReader {
 
   /** Its member's connections in this worker (found once: no map lookup per request). */
   readonly bucket: Bucket;
+  /**
+   * The view of its read buffer last sent on to a client (the mode-http engine's edited
+   * response heads): the next response of the same size in the same place takes it again.
+   * Kept here, with the buffer it is of, rather than with the client, whose responses come
+   * from whichever pooled connection served each.
+   */
+  readonly sentView = new ReusedView();
 
   constructor(socket: net.Socket, key: string) {
     this.socket = socket;

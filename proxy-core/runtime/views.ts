@@ -1,7 +1,8 @@
 // Views of Buffers that serve again: a keep-alive peer's messages are mostly of one size, so
 // the view made for one message fits the next one in the same place, where a new Buffer per
 // read or write would cost a typed array each (the member reads in balance/member-read.ts, the
-// heads the mode-http engine sends in l7/http1.ts).
+// request heads the mode-http engine sends in l7/http1.ts, the edited responses it sends on
+// from a member connection, kept with the connection in l7/pool.ts).
 
 import type { Buffer } from 'node:buffer';
 
