@@ -65,7 +65,7 @@ const INITIAL_HEADERS = 24;
 /** Heads longer than this are not remembered (Head.memo); its first buffer's size. */
 const MEMO_MAX = 4096;
 const MEMO_MIN = 512;
-/** Different heads in a row after which a Head looks for the remembered one only every MEMO_REST-th time. */
+/** Different heads in a row after which a Head looks for the remembered one only now and then (memoTurn()). */
 const MEMO_TRIES = 4;
 const MEMO_REST = 16;
 
@@ -418,11 +418,13 @@ export class Head {
 
   /**
    * Whether this parse looks for the remembered head (and remembers its own): always while
-   * heads repeat, every MEMO_REST-th head once MEMO_TRIES in a row were different ones.
+   * heads repeat; once MEMO_TRIES in a row were different ones, every MEMO_REST-th head and
+   * the one after it (a parse outside these turns replaces the fields, so the memo is only
+   * good for the head right after the one it remembered).
    */
   private memoTurn(): boolean {
     const m = this.memoMisses;
-    return m < MEMO_TRIES || m % MEMO_REST === 0;
+    return m < MEMO_TRIES || m % MEMO_REST < 2;
   }
 
   /**

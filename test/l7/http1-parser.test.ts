@@ -290,6 +290,16 @@ describe('a head parsed again (Head remembers the last one)', () => {
     expect(h.uri()).toBe('/small');
   });
 
+  it('after a run of different heads, a head repeated again is recalled again', () => {
+    const h = new Head();
+    for (let i = 0; i < 50; i++) h.parseRequest(Buffer.from(`GET /varied/${i} HTTP/1.1\r\nHost: x\r\n\r\n`, 'latin1'), 0);
+    const same = Buffer.from(requests[0]!, 'latin1');
+    for (let i = 0; i < 40; i++) expect(h.parseRequest(same, 0)).toBe(same.length);
+    const parses = h.parses;
+    for (let i = 0; i < 5; i++) expect(h.parseRequest(Buffer.from(same), 0)).toBe(same.length);
+    expect(h.parses).toBe(parses);
+  });
+
   it('a repeated head is recalled, not parsed, until the Head is handed to another connection', () => {
     const h = new Head();
     const ok = Buffer.from(requests[0]!, 'latin1');
