@@ -61,7 +61,8 @@ function giveBuffer(b: Buffer): void {
 const kRead = Symbol('amphora.read');
 type ReadSocket = net.Socket & { [kRead]?: ReadState };
 
-class ReadState {
+/** A member connection's read side: its buffers, and where its bytes go (RawSocket's reader too). */
+class ReadState implements RawSocketReader {
   reader: MemberReader | undefined = undefined;
   buf: Buffer | undefined = undefined;
   /** The bytes of the last read are referenced elsewhere: read into another buffer next. */
@@ -94,34 +95,31 @@ class ReadState {
     this.buf = undefined;
     if (b !== undefined && !this.kept) giveBuffer(b);
   }
+
+  // RawSocket's reader: the buffer of the first read, then each read's bytes and the next buffer.
+  first(): Buffer {
+    return this.next();
+  }
+
+  read(socket: RawSocket, n: number): Buffer {
+    delivered(this, socket as unknown as net.Socket, n, this.buf!);
+    return this.next();
+  }
 }
 
-function onMemberRead(this: ReadSocket, n: number, buf: Buffer): boolean {
-  const st = this[kRead]!;
+/** `n` bytes were read into `buf`: a view of them to the reader (kept as a copy until there is one). */
+function delivered(st: ReadState, socket: net.Socket, n: number, buf: Buffer): void {
   const chunk = st.view.get(buf, 0, n);
   st.last = n;
   const r = st.reader;
   if (r === undefined) (st.early ??= []).push(Buffer.from(chunk));
-  else if (r.memberBytes(this, chunk)) st.kept = true;
-  return true;
+  else if (r.memberBytes(socket, chunk)) st.kept = true;
 }
 
-/** RawSocket's view of a ReadState: the buffers to read into, and where read bytes go. */
-class RawReads implements RawSocketReader {
-  private readonly st: ReadState;
-  constructor(st: ReadState) {
-    this.st = st;
-  }
-  first(): Buffer {
-    return this.st.next();
-  }
-  read(socket: RawSocket, n: number): Buffer {
-    onMemberRead.call(socket as unknown as ReadSocket, n, this.st.buf!);
-    return this.st.next();
-  }
-  closed(): void {
-    this.st.closed();
-  }
+/** net.Socket's `onread` callback (a member that is not a RawSocket). */
+function onMemberRead(this: ReadSocket, n: number, buf: Buffer): boolean {
+  delivered(this[kRead]!, this, n, buf);
+  return true;
 }
 
 /**
@@ -133,7 +131,7 @@ class RawReads implements RawSocketReader {
 export function connectMember(host: string, port: number): net.Socket {
   const st = new ReadState();
   if (rawSocketsAvailable && net.isIP(host) !== 0) {
-    const m = RawSocket.connect(host, port, new RawReads(st)) as unknown as ReadSocket;
+    const m = RawSocket.connect(host, port, st) as unknown as ReadSocket;
     m[kRead] = st;
     return m;
   }

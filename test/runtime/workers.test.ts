@@ -66,7 +66,8 @@ describe('worker threads', () => {
 
   it('nbthread 1 serves on the main thread: there is no worker thread to crash (stop.test.ts soft-stops it)', async () => {
     const { proxy, port, sock } = await start(1);
-    expect(proxy.stderr).toMatch(/serving generation 1 on the main thread/);
+    // The port may accept before the notice has crossed the pipe: wait for it.
+    await proxy.waitForStderr(/serving generation 1 on the main thread/);
     expect(await statsCommand(sock, 'test crash-worker 0')).toMatch(/^worker 0 is the main thread \(nbthread 1\): nothing to crash\n/);
     expect(await tcpExchange(port, 'alive\n')).toBe('m1:alive\n');
     expect(await statsCommand(sock, 'show info')).toMatch(/^Nbthread: 1$/m);
