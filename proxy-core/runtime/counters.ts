@@ -231,17 +231,15 @@ export class Counters {
 
   /** Count a session in (scur+1, smax, stot+1, rate); returns the new scur. */
   enter(slot: number): number {
-    const i = slot * GAUGES_PER_SLOT + G.scur;
-    const cur = this.atomic ? Atomics.add(this.gauges, i, 1) + 1 : ++this.gauges[i]!;
-    this.entered(slot, cur);
+    const base = slot * GAUGES_PER_SLOT;
+    const cur = this.bump(base + G.scur, base + G.smax);
+    this.started(slot);
     return cur;
   }
 
-  /** The rest of counting a session in, once scur is `cur`: smax, rate, stot. */
-  private entered(slot: number, cur: number): void {
-    const base = slot * GAUGES_PER_SLOT;
-    this.raise(base + G.smax, cur);
-    this.increment(base + G.rateCur);
+  /** The rest of counting a session in, once scur and smax are: rate, stot. */
+  private started(slot: number): void {
+    this.increment(slot * GAUGES_PER_SLOT + G.rateCur);
     this.totals[slot * TOTALS_PER_SLOT + T.stot]! += 1;
   }
 
@@ -268,7 +266,8 @@ export class Counters {
       if (seen >= max) return false;
       if (Atomics.compareExchange(g, i, seen, seen + 1) === seen) break;
     }
-    this.entered(slot, seen + 1);
+    this.raise(slot * GAUGES_PER_SLOT + G.smax, seen + 1);
+    this.started(slot);
     return true;
   }
 
