@@ -87,6 +87,9 @@ export function startSession(be: BackendPlan, ctx: PickContext, counters: Counte
     return a.done ? undefined : a;
   }
   if (!anyUsable(be.members, counters.gauges)) {
+    // As HAProxy: the session entered the backend and failed to connect there.
+    counters.started(be.slot);
+    counters.add(be.slot, T.econ);
     owner.sessionFailed('no-server');
     return undefined;
   }

@@ -136,6 +136,8 @@ export interface ProxyOptions {
   httplog?: boolean;
   tcplog?: boolean;
   dontlognull?: boolean;
+  /** `option http-ignore-probes`: a connection that ends before its first byte is no request error. */
+  httpIgnoreProbes?: boolean;
   logasap?: boolean;
   /** `option forwardfor [except <net>] [header <name>] [if-none]`. */
   forwardfor?: ForwardFor | false;

@@ -253,7 +253,7 @@ const FLAG_OPTIONS: Record<string, { field?: keyof ProxyOptions; cap: Cap }> = {
   checkcache: { cap: 'be' },
   contstats: { cap: 'fe' },
   'http-buffer-request': { cap: 'both' },
-  'http-ignore-probes': { cap: 'fe' },
+  'http-ignore-probes': { field: 'httpIgnoreProbes', cap: 'fe' },
   'idle-close-on-response': { cap: 'fe' },
   'prefer-last-server': { cap: 'be' },
   nolinger: { cap: 'both' },

@@ -109,7 +109,7 @@ function onClientDrain(this: H1Socket): void {
   this[kConn]!.clientDrain();
 }
 function onClientClose(this: H1Socket): void {
-  this[kConn]!.clientClose();
+  this[kConn]!.clientGone();
 }
 function ignore(): void {}
 
@@ -623,6 +623,7 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
         return true;
       }
       this.be = be;
+      c.add(be.slot, T.reqTot);
       const beHttp = be.http as BackendHttp | undefined;
       this.beHttp = beHttp;
       t.backendName = be.name;
@@ -833,9 +834,9 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
     up.uses++;
     this.up = up;
     this.phase = P_EXCHANGE;
+    // The backend counted the request when it was routed there.
     if (!this.reqCounted) {
       this.reqCounted = true;
-      c.add(be.slot, T.reqTot);
       c.add(m.slot, T.reqTot);
     }
     if (reused) {
@@ -1578,8 +1579,15 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
     switch (this.phase) {
       case P_IDLE:
       case P_HEAD:
-        // Nothing to answer (HAProxy closes silently on an incomplete head at shutdown);
-        // end() rather than destroy: a response may still be on its way out.
+        // A request cut short: 400, counted as a request error, as HAProxy does: part of a head,
+        // or nothing at all on a connection that has not carried a request yet (unless
+        // http-ignore-probes). Written to the half-closed client, which may still read it.
+        if (this.phase === P_HEAD || this.awaitsFirstRequest()) {
+          this.requestError(400, false);
+          return;
+        }
+        // Between two requests: nothing to answer. end() rather than destroy: a response may
+        // still be on its way out.
         this.closeNow();
         return;
       case P_SESSION:
@@ -1656,6 +1664,25 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
     this.clientClose();
   }
 
+  /**
+   * The client's socket closed. Reset before a whole head (no 'end', so clientEnd() did not
+   * see it): the same request error as a half-close there, with nobody left to answer.
+   */
+  clientGone(): void {
+    if (this.phase === P_HEAD || (this.phase === P_IDLE && this.awaitsFirstRequest())) {
+      const c = this.counters;
+      c.add(this.fe.slot, T.reqTot);
+      c.add(this.fe.slot, T.ereq);
+      c.add(this.fe.slot, T.hrsp4xx);
+    }
+    this.clientClose();
+  }
+
+  /** No byte of a request yet on a connection that has carried none, and not a probe to ignore. */
+  private awaitsFirstRequest(): boolean {
+    return this.phase === P_IDLE && this.requests === 0 && !this.feHttp.ignoreProbes;
+  }
+
   clientClose(): void {
     if (this.phase === P_CLOSED) return;
     const was = this.phase;
@@ -1695,8 +1722,8 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
           return;
         }
         if (this.idleDeadline !== 0 && now >= this.idleDeadline) {
-          // First request: 408 as HAProxy does (not with dontlognull); later: silent close.
-          if (this.requests === 0 && !this.feHttp.dontlognull) {
+          // First request: 408 as HAProxy does (not with http-ignore-probes); later: silent close.
+          if (this.awaitsFirstRequest()) {
             this.requestError(408, false);
           } else this.destroy();
         }

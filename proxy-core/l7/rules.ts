@@ -108,8 +108,12 @@ export interface FrontendHttp {
   forwardFor: ForwardForPlan | undefined;
   /** Came from a `listen`: the backend of the same name shares its rules (run once). */
   fromListen: boolean;
-  /** `option dontlognull`: a connection closed before any byte gets no 408. */
-  dontlognull: boolean;
+  /**
+   * `option http-ignore-probes`: a connection that closes or times out before its first byte
+   * is closed silently, not answered 400/408 and counted as a request error (browsers'
+   * pre-connects). `option dontlognull` changes only logging, not this.
+   */
+  ignoreProbes: boolean;
   /** `option http-server-close` / `httpclose` / `http-keep-alive` resolved (keep-alive by default). */
   closeMode: number;
 }
@@ -146,7 +150,7 @@ export function compileFrontendHttp(fe: Frontend, backends: Map<string, BackendP
     responseRules: fe.httpResponse.map((r) => compileResponseRule(r, acls)),
     forwardFor: compileForwardFor(fe.options),
     fromListen: fe.fromListen,
-    dontlognull: fe.options.dontlognull === true,
+    ignoreProbes: fe.options.httpIgnoreProbes === true,
     closeMode: closeMode(fe.options),
   };
 }

@@ -237,8 +237,11 @@ export class Counters {
     return cur;
   }
 
-  /** The rest of counting a session in, once scur and smax are: rate, stot. */
-  private started(slot: number): void {
+  /**
+   * The rest of counting a session in, once scur and smax are: rate, stot. Alone, for a
+   * session that never holds a slot (a backend without a usable member).
+   */
+  started(slot: number): void {
     this.increment(slot * GAUGES_PER_SLOT + G.rateCur);
     this.totals[slot * TOTALS_PER_SLOT + T.stot]! += 1;
   }

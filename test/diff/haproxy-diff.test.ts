@@ -317,6 +317,34 @@ describe('proxy-core matches HAProxy on an Octavia-shaped config', () => {
     }
   });
 
+  it('answers requests the client cut short with a half-close as HAProxy does', async () => {
+    const cut = async (e: Running, before: string[], bytes: string) => {
+      const c = await Conn.open(e.httpPort);
+      try {
+        const answers: (Seen | 'no response')[] = [];
+        for (const raw of before) {
+          c.send(raw);
+          answers.push(seen(await c.response()));
+        }
+        c.end(bytes);
+        const last = await c.response();
+        answers.push(last ? seen(last) : 'no response');
+        return answers;
+      } finally {
+        c.destroy();
+      }
+    };
+    const o = same(
+      await across(async (e) => ({
+        empty: await cut(e, [], ''),
+        partial: await cut(e, [], 'GET /cut HTTP/1.1\r\nHost: app.exa'),
+        afterOne: await cut(e, [get('/first')], ''),
+        partialAfterOne: await cut(e, [get('/first')], 'GET /cut HT'),
+      })),
+    );
+    expect(o.client).toMatchObject({ empty: [{ status: 400 }], partial: [{ status: 400 }], afterOne: [{ status: 200 }, 'no response'] });
+  });
+
   it('forwards a POST with Content-Length: body and framing reach the member', async () => {
     const body = 'a=1&b=two&c=%C3%A9';
     const o = same(

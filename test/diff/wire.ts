@@ -141,6 +141,11 @@ export class Conn {
     this.socket.write(typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes);
   }
 
+  /** Send `bytes` and half-close: the client has nothing more to say, and still reads. */
+  end(bytes = ''): void {
+    this.socket.end(Buffer.from(bytes, 'latin1'));
+  }
+
   /** Wait until `ready()` holds, data arrives or the peer closes; false on timeout. */
   private async until(ready: () => boolean, timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;

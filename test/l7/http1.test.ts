@@ -801,6 +801,24 @@ describe('statuses the engine answers', () => {
     expect((await c.response()).status).toBe(408);
   });
 
+  it('http-ignore-probes: a connection that ends or times out before its first byte is closed silently, uncounted', async () => {
+    const m = await member();
+    const proxy = await proxyTo([m.port], {}, { timeouts: { client: 5000, httpRequest: 300 }, options: options({ httpIgnoreProbes: true }) });
+    // Half-closed before any byte; silent until timeout http-request; part of a head, then
+    // half-closed: only the last is a request (400, counted), as HAProxy does.
+    expect(await halfClosed(proxy.port, '')).toBe('');
+    expect(await halfClosed(proxy.port, undefined)).toBe('');
+    expect((await halfClosed(proxy.port, 'GET / HTTP/1.1\r\n')).slice(0, 12)).toBe('HTTP/1.1 400');
+    expect([T.reqTot, T.ereq, T.hrsp4xx].map((t) => proxy.counters.sum(feSlot(proxy), t))).toEqual([1, 1, 1]);
+  });
+
+  it('option dontlognull changes no answer: 408 to a connection silent from the start, as HAProxy', async () => {
+    const m = await member();
+    const proxy = await proxyTo([m.port], {}, { timeouts: { client: 5000, httpRequest: 300 }, options: options({ dontlognull: true }) });
+    expect((await halfClosed(proxy.port, undefined)).slice(0, 12)).toBe('HTTP/1.1 408');
+    expect((await halfClosed(proxy.port, '')).slice(0, 12)).toBe('HTTP/1.1 400');
+  });
+
   it('serves members on IPv4 and counts the client session in the frontend and global gauges', async () => {
     const m = await member();
     const proxy = await proxyTo([m.port]);
@@ -1016,3 +1034,22 @@ describe('member connection pool', () => {
     expect(m.connections).toBe(2);
   });
 });
+
+/**
+ * A connection that sends `bytes` and half-closes (`undefined`: sends nothing and waits);
+ * resolves what came back once the proxy closed it.
+ */
+function halfClosed(port: number, bytes: string | undefined): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    let got = '';
+    s.setTimeout(10_000, () => s.destroy(new Error(`still open; got ${JSON.stringify(got)}`)));
+    s.on('connect', () => {
+      if (bytes !== undefined) s.end(bytes);
+    });
+    s.on('data', (d: Buffer) => (got += d.toString('latin1')));
+    s.on('end', () => s.end());
+    s.on('error', reject);
+    s.on('close', () => resolve(got));
+  });
+}
