@@ -1,5 +1,6 @@
 // A worker thread for threads.test.ts: compiles its own plan from the model it is sent, over
-// the shared counters, like a proxy-core worker, and answers the test's questions.
+// the shared counters, like a proxy-core worker, and answers the test's questions ('open'
+// holds one more session, 'end' ends every one it holds).
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { endSession, openSession } from '../../proxy-core/balance/session.ts';
@@ -12,7 +13,7 @@ const plan = compilePlan(config, new Counters(buffer, slots, region), 1, false);
 const be = plan.backends[0]!;
 
 type Ask = { op: 'pick'; srcs: string[] } | { op: 'open' } | { op: 'end' };
-let held: { member: (typeof be.members)[number]; destroy(): void } | undefined;
+const held: { member: (typeof be.members)[number]; destroy(): void }[] = [];
 
 parentPort!.on('message', async (ask: Ask) => {
   if (ask.op === 'pick') {
@@ -20,11 +21,13 @@ parentPort!.on('message', async (ask: Ask) => {
   } else if (ask.op === 'open') {
     const r = await openSession(be, { src: '127.0.0.1' }, plan.counters);
     if ('error' in r) return parentPort!.postMessage(r.error);
-    held = { member: r.member, destroy: () => r.socket.destroy() };
+    held.push({ member: r.member, destroy: () => r.socket.destroy() });
     parentPort!.postMessage(r.member.name);
   } else {
-    held?.destroy();
-    if (held) endSession(held.member, plan.counters);
+    for (const h of held.splice(0)) {
+      h.destroy();
+      endSession(h.member, plan.counters);
+    }
     parentPort!.postMessage('ended');
   }
 });

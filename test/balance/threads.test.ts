@@ -1,6 +1,6 @@
 // Two real threads over one SharedArrayBuffer, each with the plan it compiled itself: the
-// source hash agrees between them and a slot freed in one thread serves a request queued in
-// the other (the `wake` gauge and Atomics.waitAsync).
+// source hash agrees between them, leastconn sees the sessions of both, and a slot freed in
+// one thread serves a request queued in the other (the `wake` gauge and Atomics.waitAsync).
 
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
@@ -40,6 +40,34 @@ describe('balancing across worker threads', () => {
     const srcs = Array.from({ length: 40 }, (_, i) => (i % 2 ? `198.51.100.${i}` : `2001:db8::${i.toString(16)}`));
     const here = srcs.map((src) => plan.backends[0]!.balancer.pick({ src })!.name);
     expect(await ask<string[]>(w, { op: 'pick', srcs })).toEqual(here);
+  });
+
+  it('leastconn counts the sessions of both threads: each new one goes to the least loaded member', async () => {
+    const members = [await startMember('a', 'hold'), await startMember('b', 'hold')];
+    const cfg = listen('lc', members.map((m, i) => server('ab'[i]!, '127.0.0.1', m.port)), { algorithm: 'leastconn' });
+    const plan = compile(cfg, true, undefined, 2);
+    const be = plan.backends[0]!;
+    const w = startWorker(cfg, plan);
+    // Sessions opened in turn here and in the other thread, all held: after one here, the
+    // other thread must see that member busier and take the other one.
+    const mine: { member: (typeof be.members)[number]; socket: { destroy(): void } }[] = [];
+    const pairs: [string, string][] = [];
+    for (let i = 0; i < 3; i++) {
+      const s = await openSession(be, { src: '127.0.0.1' }, plan.counters);
+      if ('error' in s) throw new Error(s.error);
+      mine.push(s);
+      pairs.push([s.member.name, await ask<string>(w, { op: 'open' })]);
+    }
+    for (const [here, there] of pairs) expect(there).not.toBe(here);
+    expect(be.members.map((m) => plan.counters.gauge(m.slot, G.scur))).toEqual([3, 3]);
+    await until(() => members[0]!.accepted + members[1]!.accepted === 6, 'the members to accept every session');
+    expect(members.map((m) => m.accepted)).toEqual([3, 3]);
+    for (const s of mine) {
+      s.socket.destroy();
+      endSession(s.member, plan.counters);
+    }
+    expect(await ask<string>(w, { op: 'end' })).toBe('ended');
+    expect(be.members.map((m) => plan.counters.gauge(m.slot, G.scur))).toEqual([0, 0]);
   });
 
   it('a slot freed in one thread serves the request queued in the other', async () => {

@@ -2,6 +2,7 @@
 // interim responses, upgrades and every status the engine answers by itself.
 
 import { afterEach, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { T } from '../../proxy-core/runtime/counters.ts';
 import { showStat } from '../../proxy-core/stats/show-stat.ts';
@@ -695,6 +696,14 @@ describe('statuses the engine answers', () => {
     expect(proxy.total(beSlot(proxy), T.econ)).toBe(1);
   });
 
+  it('503 when every connect attempt runs into timeout connect after the retries', async () => {
+    const port = await unansweredPort();
+    const proxy = await proxyTo([port], { retries: 1, timeouts: { connect: 200, server: 2000 } });
+    const r = await oneShot(proxy.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(r.status).toBe(503);
+    expect([T.econ, T.wretr].map((t) => proxy.total(beSlot(proxy), t))).toEqual([1, 1]);
+  });
+
   it('504 when the member does not answer within timeout server', async () => {
     const m = await raw(() => {});
     const proxy = await proxyTo([m.port], { timeouts: { connect: 1000, server: 300 } });
@@ -1052,4 +1061,32 @@ function halfClosed(port: number, bytes: string | undefined): Promise<string> {
     s.on('error', reject);
     s.on('close', () => resolve(got));
   });
+}
+
+/**
+ * A loopback port whose SYNs go unanswered, as behind a firewall that drops them: a listener
+ * with a backlog of 0 that never accepts, its accept queue filled by one connection (Linux
+ * drops a SYN while the queue is full). Node's own servers accept at once, so a Python
+ * process holds it; it ends with the test.
+ */
+async function unansweredPort(): Promise<number> {
+  const script =
+    'import socket, sys\n' +
+    's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)\n' +
+    'c = socket.create_connection(s.getsockname())\n' +
+    'print(s.getsockname()[1], flush=True)\n' +
+    'sys.stdin.read()\n';
+  const child = spawn('python3', ['-c', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  cleanups.push(() => {
+    child.kill();
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d;
+      if (out.includes('\n')) resolve(out.trim());
+    });
+    child.once('exit', (code) => reject(new Error(`python3 exited (${code})`)));
+  });
+  return Number(line);
 }
