@@ -591,6 +591,22 @@ describe('upgrade', () => {
     await c.waitClosed();
   });
 
+  it('closes both sides of an idle tunnel after timeout tunnel', async () => {
+    const m = await raw((s, got) => {
+      if (got.includes('\r\n\r\n') && !s.listenerCount('tunnel-started')) {
+        s.on('tunnel-started', () => {});
+        s.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+      }
+    });
+    const proxy = await proxyTo([m.port], { timeouts: { connect: 1000, server: 20_000, tunnel: 300 } }, { timeouts: { client: 20_000 } });
+    const c = await client(proxy);
+    c.send('GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+    expect((await c.response()).status).toBe(101);
+    // Nothing crosses the tunnel: timeout tunnel (not client or server, 20 s) ends it.
+    await c.waitClosed();
+    await until(() => m.ends[0] !== undefined);
+  });
+
   it('once one direction of a tunnel is shut, timeout server-fin / client-fin bound the wait for the other', async () => {
     const upgrade = (s: net.Socket, got: string) => {
       if (got.includes('\r\n\r\n') && !s.listenerCount('tunnel-started')) {
@@ -702,6 +718,24 @@ describe('statuses the engine answers', () => {
     const r = await oneShot(proxy.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
     expect(r.status).toBe(503);
     expect([T.econ, T.wretr].map((t) => proxy.total(beSlot(proxy), t))).toEqual([1, 1]);
+  });
+
+  it('503 when a request waited in its member\'s queue for timeout queue', async () => {
+    const m = await raw(() => {}); // takes requests, never answers
+    const cfg = config(
+      [frontend('fe', { defaultBackend: 'be' })],
+      [backend('be', [server('s1', m.port, { maxconn: 1 })], { timeouts: { connect: 1000, server: 20_000, queue: 300 } })],
+    );
+    const proxy = await startProxy(cfg);
+    cleanups.push(() => proxy.close());
+    const first = await client(proxy);
+    first.send('GET /first HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until(() => m.data.length === 1);
+    // The member's one slot is taken: the next request queues, then gives up.
+    const r = await oneShot(proxy.port, 'GET /second HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(r.status).toBe(503);
+    expect(m.data).toHaveLength(1);
+    expect(proxy.total(feSlot(proxy), T.hrsp5xx)).toBe(1);
   });
 
   it('504 when the member does not answer within timeout server', async () => {
