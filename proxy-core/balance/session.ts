@@ -279,6 +279,8 @@ class Attempt implements PendingSession {
     }
     c.add(m.slot, T.wretr);
     c.add(be.slot, T.wretr);
+    // HAProxy counts a session on the server for every connection attempt to it.
+    c.add(m.slot, T.stot);
     const t = be.timeouts.connect;
     this.timer = setTimeout(onTurnAround, t > 0 && t < TURN_AROUND_MS ? t : TURN_AROUND_MS, this);
   }
