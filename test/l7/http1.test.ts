@@ -710,6 +710,8 @@ describe('statuses the engine answers', () => {
     const r = await oneShot(proxy.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
     expect(r.status).toBe(503);
     expect(proxy.total(beSlot(proxy), T.econ)).toBe(1);
+    // As HAProxy: the server counts a session per connection attempt, the backend one.
+    expect([proxy.total(srvSlot(proxy), T.stot), proxy.total(beSlot(proxy), T.stot)]).toEqual([2, 1]);
   });
 
   it('503 when every connect attempt runs into timeout connect after the retries', async () => {

@@ -1,12 +1,12 @@
 // Reload changing what the process itself holds: binds, worker threads, and a reload after
 // user/group were switched.
 
-import { chmodSync, existsSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { answersFrom, LineClient, refused, tcpExchange } from '../helpers/clients.ts';
 import { startTcpMember, type Member } from '../helpers/members.ts';
-import { freePort, sleep, startProxy, statsCommand, stopAllProxies } from '../helpers/proxy.ts';
+import { freePort, sleep, startProxy, statsCommand, stopAllProxies, until } from '../helpers/proxy.ts';
 import { proxyConfig } from './configs.ts';
 import { runLoad } from './load.ts';
 
@@ -79,9 +79,12 @@ describe('reload of binds, threads and identity', () => {
     const port = await freePort();
     const globalExtra = ['user nobody', 'group nogroup'];
     const proxy = await startProxy(proxyConfig({ port, members: [a], globalExtra }));
-    const status = (await import('node:fs')).readFileSync(`/proc/${proxy.pid}/status`, 'utf8');
-    expect(status).toMatch(/^Uid:\s+0\s+65534\s/m);
-    expect(status).toMatch(/^Gid:\s+0\s+65534\s/m);
+    // The pid file is written with root's ids taken back for the write (its directory is
+    // usually root's), so a reader that sees it may catch the switch back in flight.
+    const status = () => readFileSync(`/proc/${proxy.pid}/status`, 'utf8');
+    await until(() => /^Uid:\s+0\s+65534\s/m.test(status()), 10_000, 'the switch to nobody');
+    expect(status()).toMatch(/^Uid:\s+0\s+65534\s/m);
+    expect(status()).toMatch(/^Gid:\s+0\s+65534\s/m);
     chmodSync(proxy.configPath, 0o600);
     expect(await proxy.reload(proxyConfig({ port, members: [b], globalExtra }))).toBe('reloaded');
     expect(await tcpExchange(port, 'priv\n')).toBe('b:priv\n');
