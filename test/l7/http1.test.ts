@@ -854,7 +854,7 @@ describe('statuses the engine answers', () => {
     expect(await halfClosed(proxy.port, '')).toBe('');
     expect(await halfClosed(proxy.port, undefined)).toBe('');
     expect((await halfClosed(proxy.port, 'GET / HTTP/1.1\r\n')).slice(0, 12)).toBe('HTTP/1.1 400');
-    expect([T.reqTot, T.ereq, T.hrsp4xx].map((t) => proxy.counters.sum(feSlot(proxy), t))).toEqual([1, 1, 1]);
+    expect([T.reqTot, T.ereq, T.hrsp4xx].map((t) => proxy.total(feSlot(proxy), t))).toEqual([1, 1, 1]);
   });
 
   it('option dontlognull changes no answer: 408 to a connection silent from the start, as HAProxy', async () => {
