@@ -4,13 +4,18 @@
 import http from 'node:http';
 import net from 'node:net';
 
-/** Connect, send `payload`, half-close, read until the server closes; resolves the bytes read. */
-export function tcpExchange(port: number, payload: string, opts: { host?: string; timeoutMs?: number } = {}): Promise<string> {
+/**
+ * Connect, send `payload`, half-close, read until the server closes; resolves the bytes read.
+ * `end: false` sends without half-closing: the server is the one to close (after an answer
+ * that ends the connection, or a timeout), then this side ends too.
+ */
+export function tcpExchange(port: number, payload: string, opts: { host?: string; timeoutMs?: number; end?: boolean } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
     const sock = net.connect({ port, host: opts.host ?? '127.0.0.1', allowHalfOpen: true });
     let out = '';
     sock.setTimeout(opts.timeoutMs ?? 10_000, () => sock.destroy(new Error(`timeout; got so far: ${JSON.stringify(out)}`)));
-    sock.on('connect', () => sock.end(payload));
+    sock.on('connect', () => (opts.end === false ? sock.write(payload) : sock.end(payload)));
+    sock.on('end', () => sock.end());
     sock.on('data', (d) => (out += d));
     sock.on('error', reject);
     sock.on('close', (hadError) => {

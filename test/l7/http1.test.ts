@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { T } from '../../proxy-core/runtime/counters.ts';
+import { tcpExchange } from '../helpers/clients.ts';
 import { showStat } from '../../proxy-core/stats/show-stat.ts';
 import { statRecords } from '../stats/csv.ts';
 import { compilePlan, countSlots } from '../../proxy-core/compile/compile.ts';
@@ -851,17 +852,17 @@ describe('statuses the engine answers', () => {
     const proxy = await proxyTo([m.port], {}, { timeouts: { client: 5000, httpRequest: 300 }, options: options({ httpIgnoreProbes: true }) });
     // Half-closed before any byte; silent until timeout http-request; part of a head, then
     // half-closed: only the last is a request (400, counted), as HAProxy does.
-    expect(await halfClosed(proxy.port, '')).toBe('');
-    expect(await halfClosed(proxy.port, undefined)).toBe('');
-    expect((await halfClosed(proxy.port, 'GET / HTTP/1.1\r\n')).slice(0, 12)).toBe('HTTP/1.1 400');
+    expect(await tcpExchange(proxy.port, '')).toBe('');
+    expect(await tcpExchange(proxy.port, '', { end: false })).toBe('');
+    expect((await tcpExchange(proxy.port, 'GET / HTTP/1.1\r\n')).slice(0, 12)).toBe('HTTP/1.1 400');
     expect([T.reqTot, T.ereq, T.hrsp4xx].map((t) => proxy.total(feSlot(proxy), t))).toEqual([1, 1, 1]);
   });
 
   it('option dontlognull changes no answer: 408 to a connection silent from the start, as HAProxy', async () => {
     const m = await member();
     const proxy = await proxyTo([m.port], {}, { timeouts: { client: 5000, httpRequest: 300 }, options: options({ dontlognull: true }) });
-    expect((await halfClosed(proxy.port, undefined)).slice(0, 12)).toBe('HTTP/1.1 408');
-    expect((await halfClosed(proxy.port, '')).slice(0, 12)).toBe('HTTP/1.1 400');
+    expect((await tcpExchange(proxy.port, '', { end: false })).slice(0, 12)).toBe('HTTP/1.1 408');
+    expect((await tcpExchange(proxy.port, '')).slice(0, 12)).toBe('HTTP/1.1 400');
   });
 
   it('serves members on IPv4 and counts the client session in the frontend and global gauges', async () => {
@@ -1079,25 +1080,6 @@ describe('member connection pool', () => {
     expect(m.connections).toBe(2);
   });
 });
-
-/**
- * A connection that sends `bytes` and half-closes (`undefined`: sends nothing and waits);
- * resolves what came back once the proxy closed it.
- */
-function halfClosed(port: number, bytes: string | undefined): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
-    let got = '';
-    s.setTimeout(10_000, () => s.destroy(new Error(`still open; got ${JSON.stringify(got)}`)));
-    s.on('connect', () => {
-      if (bytes !== undefined) s.end(bytes);
-    });
-    s.on('data', (d: Buffer) => (got += d.toString('latin1')));
-    s.on('end', () => s.end());
-    s.on('error', reject);
-    s.on('close', () => resolve(got));
-  });
-}
 
 /**
  * A loopback port whose SYNs go unanswered, as behind a firewall that drops them: a listener
