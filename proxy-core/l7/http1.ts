@@ -1526,6 +1526,11 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
   /** An HTTP/1-layer error (400, 408, 413, 422): answered, then the connection ends. */
   private httpError(status: number): void {
     this.countLocal(status);
+    this.answerError(status);
+  }
+
+  /** Our page for `status`, then the connection ends. */
+  private answerError(status: number): void {
     this.closeAfter = true;
     this.writeClient(errorResponse(status, this.isHead));
     this.closeNow();
@@ -1533,11 +1538,18 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
 
   /** A request error answered by us: 400/408/413/422 (counted as request errors). */
   private requestError(status: number, counted: boolean): void {
-    if (!counted) this.counters.add(this.fe.slot, T.reqTot);
-    this.counters.add(this.fe.slot, T.ereq);
+    this.countRequestError(status, counted);
     this.isHead = false;
     this.be = undefined;
-    this.httpError(status);
+    this.answerError(status);
+  }
+
+  /** A request error, on the frontend alone: the request (unless counted already), ereq, its status. */
+  private countRequestError(status: number, counted: boolean): void {
+    const c = this.counters;
+    if (!counted) c.add(this.fe.slot, T.reqTot);
+    c.add(this.fe.slot, T.ereq);
+    c.add(this.fe.slot, statusCell(status));
   }
 
   /**
@@ -1669,12 +1681,7 @@ class H1Conn extends Link implements UpstreamOwner, SessionOwner, Drainable, Cli
    * see it): the same request error as a half-close there, with nobody left to answer.
    */
   clientGone(): void {
-    if (this.phase === P_HEAD || (this.phase === P_IDLE && this.awaitsFirstRequest())) {
-      const c = this.counters;
-      c.add(this.fe.slot, T.reqTot);
-      c.add(this.fe.slot, T.ereq);
-      c.add(this.fe.slot, T.hrsp4xx);
-    }
+    if (this.phase === P_HEAD || this.awaitsFirstRequest()) this.countRequestError(400, false);
     this.clientClose();
   }
 
